@@ -71,7 +71,7 @@ if ! has "import mmdet_gan, mmdet_gan._ext, os; assert os.path.samefile(mmdet_ga
    || [ -n "$(find "$ROOT/ops/csrc" -newer "$ROOT/mmdet_gan/_ext.stamp" -type f 2>/dev/null | head -n1)" ] \
    || [ ! -f "$ROOT/mmdet_gan/_ext.stamp" ]; then
     step "$CURRENT_STEP"
-    (cd "$ROOT" && pip_install --no-build-isolation --no-deps -e .)
+    (cd "$ROOT" && pip_install --no-build-isolation --use-pep517 --no-deps -e .)
     touch "$ROOT/mmdet_gan/_ext.stamp"
 fi
 

@@ -1,0 +1,8 @@
+from .checkpoint_safety import (CheckpointLoadError, UnsafeCheckpointError,
+                                checkpoint_safe_globals, load_checkpoint_file,
+                                register_checkpoint_safe_globals)
+
+__all__ = [
+    'CheckpointLoadError', 'UnsafeCheckpointError', 'checkpoint_safe_globals',
+    'load_checkpoint_file', 'register_checkpoint_safe_globals'
+]

@@ -1,0 +1,3 @@
+from .gan_mask_rcnn import GANMaskRCNN
+
+__all__ = ['GANMaskRCNN']

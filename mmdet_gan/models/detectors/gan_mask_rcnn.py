@@ -1,0 +1,315 @@
+"""GAN Mask R-CNN (Le et al., arXiv 2010.13757)."""
+import contextlib
+from typing import Dict, Iterator, Optional, Tuple, Union
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import Tensor, nn
+
+from mmdet.models.detectors import MaskRCNN
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmdet_gan.utils.dist_utils import all_reduce_grads
+from ..roi_heads.adversarial_roi_head import ADV_INPUTS_PREFIX
+
+BRANCHES = ('box', 'mask')
+ORDERS = ('generator_first', 'discriminator_first')
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Turn off ``requires_grad`` of ``module``'s parameters for the block,
+    so a generator step puts no gradient into the discriminators."""
+    flags = [(param, param.requires_grad) for param in module.parameters()]
+    for param, _ in flags:
+        param.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for param, flag in flags:
+            param.requires_grad_(flag)
+
+
+@MODELS.register_module()
+class GANMaskRCNN(MaskRCNN):
+    """Mask R-CNN trained as the generator of a GAN game against a box and a
+    mask discriminator.
+
+    The generator is a stock Mask R-CNN whose RoI head is an
+    :class:`AdversarialRoIHead`; the discriminators live in
+    ``self.discriminator`` (an ``nn.ModuleDict`` keyed ``box`` / ``mask``) and
+    are used in training only: :meth:`predict` is Mask R-CNN's, and the
+    state dict without the ``discriminator.`` keys is a stock ``MaskRCNN``
+    one.
+
+    :meth:`train_step` expects an ``OptimWrapperDict`` with ``generator`` and
+    ``discriminator`` wrappers (see ``GANOptimWrapperConstructor``) and, per
+    iteration, runs the generator forward once, then the generator step on
+    ``L_rpn + L_cls + L_bbox + L_mask + w * (L_adv^Gb + L_adv^Gm)`` and
+    ``disc_steps`` discriminator steps on ``L_adv^Db + L_adv^Dm`` computed on
+    the detached samples of the same forward pass (order configurable).
+
+    Args:
+        discriminator (dict): ``dict(box=..., mask=...)`` configs of the
+            discriminators; either may be left out to disable its branch.
+        loss_adv (dict): ``dict(box=..., mask=...)`` adversarial loss configs
+            (``GANLoss``, ``MultiScaleL1Loss``, ...) with their
+            ``loss_weight``; one per discriminator.
+        gan_cfg (dict, optional): the game's schedule:
+
+            - ``order``: ``'generator_first'`` (reference) or
+              ``'discriminator_first'``.
+            - ``disc_steps``: discriminator steps per generator step (1).
+            - ``disc_start_iter``: first iteration with discriminator steps.
+            - ``adv_start_iter``: first iteration in which the adversarial
+              terms enter the generator loss (0).
+            - ``adv_warmup_iters``: their weight then ramps linearly from 0
+              to 1 over this many iterations (0 = no ramp).
+        Other args: as :class:`mmdet.models.MaskRCNN`.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 rpn_head: ConfigType,
+                 roi_head: ConfigType,
+                 train_cfg: ConfigType,
+                 test_cfg: ConfigType,
+                 discriminator: ConfigType,
+                 loss_adv: ConfigType,
+                 gan_cfg: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        discriminator = dict(discriminator or {})
+        loss_adv = dict(loss_adv or {})
+        self._check_branches(discriminator, loss_adv)
+        self.discriminator = nn.ModuleDict({
+            branch: MODELS.build(cfg)
+            for branch, cfg in discriminator.items() if cfg is not None
+        })
+        self.loss_adv = nn.ModuleDict({
+            branch: MODELS.build(loss_adv[branch])
+            for branch in self.discriminator
+        })
+        gan_cfg = dict(gan_cfg or {})
+        self.order = gan_cfg.pop('order', 'generator_first')
+        self.disc_steps = int(gan_cfg.pop('disc_steps', 1))
+        self.disc_start_iter = int(gan_cfg.pop('disc_start_iter', 0))
+        self.adv_start_iter = int(gan_cfg.pop('adv_start_iter', 0))
+        self.adv_warmup_iters = int(gan_cfg.pop('adv_warmup_iters', 0))
+        if gan_cfg:
+            raise ValueError(
+                f'unknown gan_cfg keys {sorted(gan_cfg)}; allowed: order, '
+                'disc_steps, disc_start_iter, adv_start_iter, '
+                'adv_warmup_iters')
+        if self.order not in ORDERS:
+            raise ValueError(f'gan_cfg.order must be one of {ORDERS}, got '
+                             f'{self.order!r}')
+        if self.disc_steps < 1 or min(self.disc_start_iter,
+                                      self.adv_start_iter,
+                                      self.adv_warmup_iters) < 0:
+            raise ValueError('gan_cfg.disc_steps must be >= 1 and the '
+                             'start/warm-up iterations >= 0')
+
+    def _check_branches(self, discriminator: dict, loss_adv: dict) -> None:
+        """Fail at build time, in one sentence, on an inconsistent game."""
+        enabled = [b for b, cfg in discriminator.items() if cfg is not None]
+        unknown = set(discriminator) - set(BRANCHES)
+        if unknown:
+            raise ValueError(
+                f'model.discriminator has unknown keys {sorted(unknown)}: '
+                f'use {BRANCHES}')
+        if not enabled:
+            raise ValueError(
+                'GANMaskRCNN needs at least one discriminator: set '
+                'model.discriminator=dict(box=dict(type=\'BoxDiscriminator\')'
+                ', mask=dict(type=\'MaskDiscriminator\')), or use MaskRCNN')
+        if not hasattr(self.roi_head, 'with_adv_box'):
+            raise ValueError(
+                'GANMaskRCNN needs model.roi_head.type=\'AdversarialRoIHead\''
+                f' (got {type(self.roi_head).__name__})')
+        for branch in BRANCHES:
+            has_d = branch in enabled
+            has_inputs = getattr(self.roi_head, f'with_adv_{branch}')
+            if has_d and branch not in loss_adv:
+                raise ValueError(
+                    f'model.discriminator.{branch} is set but '
+                    f'model.loss_adv.{branch} is missing: set its '
+                    'adversarial loss, e.g. dict(type=\'GANLoss\')')
+            if has_d != has_inputs:
+                raise ValueError(
+                    f'model.discriminator.{branch} and '
+                    f'model.roi_head.adv_{branch}_roi_extractor must be set '
+                    'together (both or neither)')
+
+    # ------------------------------------------------------------------
+    # losses
+    # ------------------------------------------------------------------
+    def adv_weight(self, cur_iter: int) -> float:
+        """Warm-up factor of the generator's adversarial terms."""
+        if cur_iter < self.adv_start_iter:
+            return 0.
+        if self.adv_warmup_iters == 0:
+            return 1.
+        return min(1., (cur_iter - self.adv_start_iter + 1) /
+                   self.adv_warmup_iters)
+
+    def forward_generator(self, batch_inputs: Tensor,
+                          batch_data_samples: SampleList
+                          ) -> Tuple[Dict[str, Tensor], Dict[str, dict]]:
+        """Mask R-CNN's training forward.
+
+        Returns:
+            tuple[dict, dict]: the stock losses, and the discriminators'
+            inputs ``{branch: dict(real=Tensor, fake=Tensor)}``.
+        """
+        losses = super().loss(batch_inputs, batch_data_samples)
+        adv_inputs = {
+            key[len(ADV_INPUTS_PREFIX):]: losses.pop(key)
+            for key in list(losses) if key.startswith(ADV_INPUTS_PREFIX)
+        }
+        return losses, adv_inputs
+
+    def generator_adversarial_losses(self, adv_inputs: Dict[str, dict],
+                                     weight: float = 1.) -> Dict[str, Tensor]:
+        """``loss_adv_g_<branch>``: the generator's adversarial losses, with
+        the discriminators frozen (they receive no gradient)."""
+        losses = {}
+        with frozen(self.discriminator):
+            for branch, samples in adv_inputs.items():
+                disc = self.discriminator[branch]
+                loss = self.loss_adv[branch](
+                    disc(samples['real']),
+                    disc(samples['fake']),
+                    is_disc=False)
+                losses[f'loss_adv_g_{branch}'] = loss * weight
+        return losses
+
+    def discriminator_losses(
+            self, adv_inputs: Dict[str, dict]) -> Dict[str, Tensor]:
+        """``loss_adv_d_<branch>`` on detached samples, plus the mean
+        ``score_d_<branch>_real`` / ``_fake`` of discriminators that output
+        one logit per sample (not summed into the loss)."""
+        losses = {}
+        for branch, samples in adv_inputs.items():
+            disc = self.discriminator[branch]
+            real = disc(samples['real'].detach())
+            fake = disc(samples['fake'].detach())
+            losses[f'loss_adv_d_{branch}'] = self.loss_adv[branch](
+                real, fake, is_disc=True)
+            if real.dim() == 2 and real.size(1) == 1 and real.numel() > 0:
+                losses[f'score_d_{branch}_real'] = \
+                    real.detach().sigmoid().mean()
+                losses[f'score_d_{branch}_fake'] = \
+                    fake.detach().sigmoid().mean()
+        return losses
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """The generator's full loss dict (stock losses and
+        ``loss_adv_g_*``), e.g. for validation-loss hooks."""
+        losses, adv_inputs = self.forward_generator(batch_inputs,
+                                                    batch_data_samples)
+        losses.update(
+            self.generator_adversarial_losses(adv_inputs,
+                                              self.adv_weight(_cur_iter())))
+        return losses
+
+    # ------------------------------------------------------------------
+    # training step
+    # ------------------------------------------------------------------
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One iteration of the game: a generator step and ``disc_steps``
+        discriminator steps from one generator forward pass.
+
+        Args:
+            data (dict | tuple | list): a batch from the dataloader.
+            optim_wrapper (OptimWrapperDict): ``generator`` and
+                ``discriminator`` wrappers.
+
+        Returns:
+            dict[str, Tensor]: log variables of both players.
+        """
+        gen_wrapper, disc_wrapper = self._player_wrappers(optim_wrapper)
+        cur_iter = _cur_iter()
+        data = self.data_preprocessor(data, True)
+        with gen_wrapper.optim_context(self):
+            losses, adv_inputs = self.forward_generator(**data)
+        log_vars = {}
+        train_disc = cur_iter >= self.disc_start_iter
+        if train_disc and self.order == 'discriminator_first':
+            log_vars.update(self._discriminator_step(adv_inputs,
+                                                     disc_wrapper))
+        weight = self.adv_weight(cur_iter)
+        with gen_wrapper.optim_context(self):
+            losses.update(
+                self.generator_adversarial_losses(adv_inputs, weight))
+        parsed_loss, gen_log_vars = self.parse_losses(losses)
+        self._update_params(gen_wrapper, parsed_loss, self._generator_params())
+        gen_log_vars['adv_weight'] = torch.tensor(weight)
+        if train_disc and self.order == 'generator_first':
+            log_vars.update(self._discriminator_step(adv_inputs,
+                                                     disc_wrapper))
+        gen_log_vars.update(log_vars)
+        return gen_log_vars
+
+    def _discriminator_step(self, adv_inputs: Dict[str, dict],
+                            disc_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        log_vars = {}
+        for _ in range(self.disc_steps):
+            with disc_wrapper.optim_context(self.discriminator):
+                losses = self.discriminator_losses(adv_inputs)
+            parsed_loss, log_vars = self.parse_losses(losses)
+            self._update_params(disc_wrapper, parsed_loss,
+                                self.discriminator.parameters())
+        log_vars.pop('loss', None)
+        return log_vars
+
+    @staticmethod
+    def _update_params(optim_wrapper: OptimWrapper, loss: Tensor,
+                       params: Iterator[nn.Parameter]) -> None:
+        """``OptimWrapper.update_params`` with the player's gradients
+        averaged over processes before the step (distributed training)."""
+        loss = optim_wrapper.scale_loss(loss)
+        optim_wrapper.backward(loss)
+        if optim_wrapper.should_update():
+            all_reduce_grads(params)
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
+
+    def _generator_params(self) -> Iterator[nn.Parameter]:
+        for name, child in self.named_children():
+            if name not in ('discriminator', 'loss_adv'):
+                yield from child.parameters()
+
+    @staticmethod
+    def _player_wrappers(
+        optim_wrapper: OptimWrapperDict
+    ) -> Tuple[OptimWrapper, OptimWrapper]:
+        if not isinstance(optim_wrapper, OptimWrapperDict) or any(
+                key not in optim_wrapper
+                for key in ('generator', 'discriminator')):
+            raise TypeError(
+                'GANMaskRCNN.train_step needs an OptimWrapperDict with '
+                '"generator" and "discriminator" wrappers, got '
+                f'{type(optim_wrapper).__name__}: set optim_wrapper=dict('
+                '_delete_=True, constructor=\'GANOptimWrapperConstructor\', '
+                'generator=dict(...), discriminator=dict(...)) in the config')
+        return optim_wrapper['generator'], optim_wrapper['discriminator']
+
+
+def _cur_iter() -> int:
+    """The runner's current iteration (0 outside a runner)."""
+    return int(MessageHub.get_current_instance().get_info('iter', 0))

@@ -1,0 +1,151 @@
+"""Safe checkpoint loading for MMEngine checkpoints under torch >= 2.6.
+
+torch >= 2.6 loads with ``weights_only=True``. MMEngine 0.10.7 checkpoints
+pickle a few non-tensor objects (the message hub's ``HistoryBuffer``, numpy
+arrays and scalars in the log history, ...), so ``--resume`` and
+``load_from`` fail on MMEngine's own files. Instead of switching
+``weights_only`` off (which lets a crafted file run arbitrary code), this
+module allow-lists exactly the globals those checkpoints contain.
+
+``HistoryBuffer`` pickles its statistics methods as
+``getattr(HistoryBuffer, 'min')``. Allow-listing the real ``builtins.getattr``
+would let a crafted checkpoint reach any attribute of any allow-listed object
+(and rewrite live module globals), so a guarded substitute is registered
+under that name: it only resolves registered ``HistoryBuffer`` statistics.
+
+It also replaces MMEngine's loader for local paths so that a refused or
+corrupted file gives an error that says what is wrong and what to do.
+"""
+import codecs
+import collections
+import os
+import os.path as osp
+import pickle
+import warnings
+import zipfile
+from typing import Any, Callable, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+UNSAFE_LOAD_ENV = 'MMDET_GAN_UNSAFE_CHECKPOINT_LOAD'
+
+
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint file could not be read (missing, truncated, corrupted)."""
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint needs globals outside the allow-list."""
+
+
+def _checkpoint_getattr(obj: Any, name: str) -> Callable:
+    """``builtins.getattr`` as seen by ``torch.load(weights_only=True)``.
+
+    Only ``getattr(HistoryBuffer, <registered statistics method>)`` resolves;
+    anything else is refused.
+    """
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise UnsafeCheckpointError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only '
+        f'HistoryBuffer statistics methods '
+        f'{sorted(HistoryBuffer._statistics_methods)} are allowed')
+
+
+def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
+    """numpy objects found in MMEngine checkpoints, under both the numpy 1.x
+    (``numpy.core``) and numpy 2.x (``numpy._core``) module paths."""
+    multiarray = getattr(np, '_core', None) or np.core
+    reconstruct = multiarray.multiarray._reconstruct
+    scalar = multiarray.multiarray.scalar
+    entries: List[Union[Callable, Tuple[Callable, str]]] = [
+        np.ndarray, np.dtype, reconstruct, scalar
+    ]
+    for prefix in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        entries.append((reconstruct, f'{prefix}._reconstruct'))
+        entries.append((scalar, f'{prefix}.scalar'))
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        entries.extend(
+            cls for cls in vars(dtypes).values()
+            if isinstance(cls, type) and issubclass(cls, np.dtype))
+    return entries
+
+
+def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
+    """The exact allow-list for MMEngine checkpoints."""
+    return [
+        HistoryBuffer,
+        codecs.encode,
+        collections.Counter,
+        (_checkpoint_getattr, 'builtins.getattr'),
+    ] + _numpy_globals()
+
+
+def unsafe_load_allowed() -> bool:
+    """Whether the user explicitly opted in to full-pickle loading."""
+    return os.getenv(UNSAFE_LOAD_ENV, '0') == '1'
+
+
+def load_checkpoint_file(filename: str,
+                         map_location: Optional[Union[str, Callable]] = None
+                         ) -> Any:
+    """Load a local checkpoint with ``weights_only=True``.
+
+    Args:
+        filename (str): Path of the checkpoint.
+        map_location (str | callable, optional): Same as :func:`torch.load`.
+
+    Returns:
+        dict: The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: ``filename`` does not exist.
+        UnsafeCheckpointError: the file needs globals outside the allow-list
+            and the user did not opt in (``MMDET_GAN_UNSAFE_CHECKPOINT_LOAD=1``,
+            or ``--unsafe-load-checkpoint`` of the tools).
+        CheckpointLoadError: the file is truncated or not a checkpoint.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    try:
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if 'Weights only load failed' not in str(err) and not isinstance(
+                err, UnsafeCheckpointError):
+            raise CheckpointLoadError(
+                f'{filename} is not a readable checkpoint ({err}). It is '
+                'probably corrupted or not a PyTorch file: use another '
+                'checkpoint (e.g. an earlier epoch).') from err
+        if unsafe_load_allowed():
+            warnings.warn(
+                f'Loading {filename} with weights_only=False because '
+                f'{UNSAFE_LOAD_ENV}=1: this runs arbitrary code from the '
+                'file; do it only for files you trust.')
+            return torch.load(
+                filename, map_location=map_location, weights_only=False)
+        first_line = str(err).strip().splitlines()[0] if str(err) else ''
+        raise UnsafeCheckpointError(
+            f'Refused to load {filename}: it contains objects outside the '
+            f'safe allow-list ({first_line}). Unpickling them could run '
+            'arbitrary code. If you trust this file, opt in explicitly with '
+            f'--unsafe-load-checkpoint (or {UNSAFE_LOAD_ENV}=1).') from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointLoadError(
+            f'{filename} is not a readable checkpoint ({type(err).__name__}:'
+            f' {err}). It is probably truncated (an interrupted save) or '
+            'corrupted: use another checkpoint (e.g. an earlier epoch).'
+        ) from err
+
+
+def register_checkpoint_safe_globals() -> None:
+    """Allow-list MMEngine's checkpoint globals and install the safe loader
+    for local paths. Idempotent; called when ``mmdet_gan`` is imported."""
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_checkpoint_file, force=True)
