@@ -1,0 +1,3 @@
+from .gan_distributed import GANDistributedDataParallel
+
+__all__ = ['GANDistributedDataParallel']

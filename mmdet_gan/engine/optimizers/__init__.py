@@ -1,0 +1,3 @@
+from .gan_optim_wrapper_constructor import GANOptimWrapperConstructor
+
+__all__ = ['GANOptimWrapperConstructor']

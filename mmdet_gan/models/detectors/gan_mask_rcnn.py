@@ -246,7 +246,8 @@ class GANMaskRCNN(MaskRCNN):
         cur_iter = _cur_iter()
         data = self.data_preprocessor(data, True)
         with gen_wrapper.optim_context(self):
-            losses, adv_inputs = self.forward_generator(**data)
+            losses, adv_inputs = self.forward_generator(
+                data['inputs'], data['data_samples'])
         log_vars = {}
         train_disc = cur_iter >= self.disc_start_iter
         if train_disc and self.order == 'discriminator_first':

@@ -1,0 +1,26 @@
+# GAN Mask R-CNN, ResNet-50 + FPN, 1x schedule, COCO.
+# Only the model and the optim wrapper differ from MMDetection's Mask R-CNN.
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    './_base_/gan_mask_rcnn_game.py'
+]
+custom_imports = dict(imports=['mmdet_gan'], allow_failed_imports=False)
+
+model = dict(
+    type='GANMaskRCNN',
+    roi_head=dict(
+        type='AdversarialRoIHead',
+        adv_box_roi_extractor={{_base_.gan_adv_roi_extractor}},
+        adv_mask_roi_extractor={{_base_.gan_adv_roi_extractor}}),
+    discriminator={{_base_.gan_discriminator}},
+    loss_adv={{_base_.gan_loss_adv}},
+    gan_cfg={{_base_.gan_schedule}})
+
+optim_wrapper = dict(
+    _delete_=True,
+    constructor='GANOptimWrapperConstructor',
+    generator=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='SGD', lr=0.02, momentum=0.9,
+                       weight_decay=0.0001)),
+    discriminator={{_base_.gan_discriminator_optim_wrapper}})

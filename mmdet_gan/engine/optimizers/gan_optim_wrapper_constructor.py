@@ -1,0 +1,120 @@
+"""One optimizer wrapper per player of the GAN game."""
+import copy
+from collections import OrderedDict
+from typing import Dict, Optional
+
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+from torch import nn
+
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+PLAYERS = ('generator', 'discriminator')
+
+
+class _ModuleView(nn.Module):
+    """A parameter-less module whose children are some of another module's
+    children (shared, not copied), so a constructor sees their parameters
+    under their usual names (``backbone.conv1.weight``, ...)."""
+
+    def __init__(self, children: Dict[str, nn.Module]) -> None:
+        super().__init__()
+        for name, child in children.items():
+            self.add_module(name, child)
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class GANOptimWrapperConstructor:
+    """Builds an ``OptimWrapperDict`` with a ``generator`` and a
+    ``discriminator`` wrapper for :class:`GANMaskRCNN`.
+
+    The discriminator wrapper owns the parameters of ``model.discriminator``;
+    the generator wrapper owns everything else, so the generator's
+    ``paramwise_cfg`` keys match the names of a stock detector
+    (``backbone``, ``roi_head.bbox_head``, ...). Each player is built by
+    MMEngine's ``DefaultOptimWrapperConstructor``, so each may have its own
+    optimizer, ``paramwise_cfg``, ``clip_grad`` and wrapper type
+    (``AmpOptimWrapper`` for mixed precision).
+
+    Example::
+
+        optim_wrapper = dict(
+            _delete_=True,
+            constructor='GANOptimWrapperConstructor',
+            generator=dict(
+                optimizer=dict(type='SGD', lr=0.02, momentum=0.9,
+                               weight_decay=1e-4)),
+            discriminator=dict(
+                optimizer=dict(type='SGD', momentum=0.9, weight_decay=1e-4),
+                lr_factor=0.2,  # lr = generator lr / 5 (reference)
+                paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.)))
+
+    Args:
+        optim_wrapper_cfg (dict): ``generator`` and ``discriminator``
+            wrapper configs. A player's ``lr_factor`` sets its lr to the
+            generator's lr times the factor (instead of an explicit ``lr``).
+        paramwise_cfg (dict, optional): must be None: put ``paramwise_cfg``
+            inside each player's config.
+    """
+
+    def __init__(self,
+                 optim_wrapper_cfg: dict,
+                 paramwise_cfg: Optional[dict] = None) -> None:
+        if paramwise_cfg is not None:
+            raise ValueError(
+                'GANOptimWrapperConstructor takes paramwise_cfg per player: '
+                'move it into optim_wrapper.generator / '
+                'optim_wrapper.discriminator')
+        cfg = copy.deepcopy(dict(optim_wrapper_cfg))
+        cfg.pop('_scope_', None)
+        missing = [key for key in PLAYERS if key not in cfg]
+        if missing:
+            raise ValueError(
+                f'optim_wrapper has no {" and no ".join(missing)} wrapper: a '
+                'GAN model needs optim_wrapper=dict(_delete_=True, '
+                'constructor=\'GANOptimWrapperConstructor\', generator=dict('
+                'optimizer=...), discriminator=dict(optimizer=...))')
+        unknown = sorted(set(cfg) - set(PLAYERS))
+        if unknown:
+            raise ValueError(
+                f'optim_wrapper has unexpected keys {unknown} next to the '
+                'players; they usually come from an inherited optim_wrapper:'
+                ' add _delete_=True to the GAN optim_wrapper')
+        generator_lr = cfg['generator'].get('optimizer', {}).get('lr')
+        self.constructors = OrderedDict()
+        for player in PLAYERS:
+            player_cfg = dict(cfg[player])
+            if 'optimizer' not in player_cfg:
+                raise ValueError(
+                    f'optim_wrapper.{player} needs an optimizer, e.g. '
+                    'optimizer=dict(type=\'SGD\', lr=0.02, momentum=0.9)')
+            lr_factor = player_cfg.pop('lr_factor', None)
+            if lr_factor is not None:
+                optimizer = dict(player_cfg['optimizer'])
+                if 'lr' in optimizer or generator_lr is None:
+                    raise ValueError(
+                        f'optim_wrapper.{player}: give either lr_factor '
+                        '(relative to optim_wrapper.generator.optimizer.lr) '
+                        'or optimizer.lr, not both')
+                optimizer['lr'] = generator_lr * lr_factor
+                player_cfg['optimizer'] = optimizer
+            player_paramwise = player_cfg.pop('paramwise_cfg', None)
+            self.constructors[player] = DefaultOptimWrapperConstructor(
+                player_cfg, player_paramwise)
+
+    def __call__(self, model: nn.Module) -> OptimWrapperDict:
+        if hasattr(model, 'module'):
+            model = model.module
+        discriminator = getattr(model, 'discriminator', None)
+        if not isinstance(discriminator, nn.Module):
+            raise ValueError(
+                f'{type(model).__name__} has no `discriminator` submodule: '
+                'GANOptimWrapperConstructor is for GAN models such as '
+                'GANMaskRCNN; use the default constructor for other models')
+        generator = _ModuleView({
+            name: child
+            for name, child in model.named_children()
+            if child is not discriminator
+        })
+        return OptimWrapperDict(
+            generator=self.constructors['generator'](generator),
+            discriminator=self.constructors['discriminator'](discriminator))
