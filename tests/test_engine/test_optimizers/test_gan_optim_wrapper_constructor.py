@@ -1,0 +1,100 @@
+import pytest
+import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
+from torch import nn
+
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmdet_gan.engine import GANOptimWrapperConstructor
+
+
+class ToyGAN(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        self.roi_head = nn.Linear(4, 2)
+        self.discriminator = nn.ModuleDict(
+            dict(box=nn.Conv2d(4, 1, 3), mask=nn.Linear(4, 1)))
+
+
+def player_cfg():
+    return dict(
+        generator=dict(
+            optimizer=dict(
+                type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+            paramwise_cfg=dict(norm_decay_mult=0.)),
+        discriminator=dict(
+            optimizer=dict(type='SGD', momentum=0.9, weight_decay=1e-4),
+            lr_factor=0.2,
+            paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.)))
+
+
+def param_ids(optimizer):
+    return {id(p) for group in optimizer.param_groups for p in group['params']}
+
+
+def test_partition_and_lr():
+    model = ToyGAN()
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type='GANOptimWrapperConstructor', optim_wrapper_cfg=player_cfg()))
+    wrappers = constructor(model)
+    assert isinstance(wrappers, OptimWrapperDict)
+    gen, disc = wrappers['generator'], wrappers['discriminator']
+    disc_ids = {id(p) for p in model.discriminator.parameters()}
+    gen_ids = {id(p) for p in model.parameters()} - disc_ids
+    assert param_ids(gen.optimizer) == gen_ids
+    assert param_ids(disc.optimizer) == disc_ids
+    # D: lr = G lr / 5, bias lr x2 and no weight decay on biases
+    for group in disc.optimizer.param_groups:
+        (param, ) = group['params']
+        is_bias = param.dim() == 1
+        assert group['lr'] == pytest.approx(0.02 * 0.2 * (2 if is_bias else 1))
+        assert group['weight_decay'] == pytest.approx(0 if is_bias else 1e-4)
+    # G: paramwise_cfg applies to the generator's names (BN without decay)
+    bn_weight = model.backbone[1].weight
+    for group in gen.optimizer.param_groups:
+        if group['params'][0] is bn_weight:
+            assert group['weight_decay'] == 0
+    assert wrappers.get_lr()['generator.lr'][0] == pytest.approx(0.02)
+
+
+def test_unwraps_module_and_per_player_amp():
+    model = ToyGAN()
+    cfg = player_cfg()
+    cfg['generator']['type'] = 'AmpOptimWrapper'
+    cfg['discriminator']['type'] = 'AmpOptimWrapper'
+    wrapper = nn.Module()
+    wrapper.module = model
+    if not torch.cuda.is_available():
+        # AmpOptimWrapper needs CUDA (or NPU/MLU/MUSA) in mmengine 0.10.7
+        with pytest.raises(AssertionError):
+            GANOptimWrapperConstructor(cfg)(wrapper)
+        return
+    wrappers = GANOptimWrapperConstructor(cfg)(wrapper)
+    assert isinstance(wrappers['generator'], AmpOptimWrapper)
+    assert wrappers['generator'].loss_scaler is not \
+        wrappers['discriminator'].loss_scaler
+
+
+@pytest.mark.parametrize('cfg, match', [
+    (dict(generator=dict(optimizer=dict(type='SGD', lr=0.1))),
+     'no discriminator'),
+    (dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1)),
+     'no generator and no discriminator'),
+    (dict(**player_cfg(), optimizer=dict(type='SGD', lr=0.1)), '_delete_'),
+    (dict(generator=dict(optimizer=dict(type='SGD', lr=0.1)),
+          discriminator=dict(type='OptimWrapper')), 'needs an optimizer'),
+    (dict(generator=dict(optimizer=dict(type='SGD', lr=0.1)),
+          discriminator=dict(optimizer=dict(type='SGD', lr=0.1),
+                             lr_factor=0.2)), 'not both'),
+])
+def test_bad_configs_name_the_fix(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        GANOptimWrapperConstructor(cfg)
+
+
+def test_top_level_paramwise_rejected_and_non_gan_model():
+    with pytest.raises(ValueError, match='per player'):
+        GANOptimWrapperConstructor(player_cfg(), paramwise_cfg=dict())
+    with pytest.raises(ValueError, match='no `discriminator` submodule'):
+        GANOptimWrapperConstructor(player_cfg())(nn.Linear(2, 2))

@@ -1,0 +1,272 @@
+import copy
+import os.path as osp
+from unittest import TestCase
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+from parameterized import parameterized
+
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
+
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+
+
+def gan_config() -> Config:
+    return Config.fromfile(osp.join(CONFIG_DIR, 'gan_mask_rcnn_r18_fpn_demo.py'))
+
+
+def build_gan(**gan_cfg):
+    cfg = gan_config()
+    if gan_cfg:
+        cfg.model.gan_cfg.update(gan_cfg)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model, cfg
+
+
+def demo_batch(num_items=(3, 2), size=128):
+    return demo_mm_inputs(
+        len(num_items), [[3, size, size]] * len(num_items),
+        num_items=list(num_items),
+        num_classes=4,
+        with_mask=True)
+
+
+def preprocessed(model, num_items=(3, 2)):
+    data = model.data_preprocessor(demo_batch(num_items), True)
+    return data['inputs'], data['data_samples']
+
+
+def params_of(module):
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+class TestGANMaskRCNN(TestCase):
+
+    def setUp(self):
+        register_all_modules()
+        DefaultScope.get_instance('test_gan', scope_name='mmdet')
+        MessageHub.get_instance('test_gan').update_info('iter', 0)
+        torch.manual_seed(0)
+
+    def test_state_dict_is_stock_mask_rcnn_plus_discriminators(self):
+        model, cfg = build_gan()
+        stock_cfg = Config.fromfile(
+            osp.join(CONFIG_DIR, 'mask_rcnn_r18_fpn_demo.py'))
+        stock = MODELS.build(stock_cfg.model)
+        gan_keys = set(model.state_dict())
+        generator_keys = {
+            k
+            for k in gan_keys if not k.startswith('discriminator.')
+        }
+        self.assertEqual(generator_keys, set(stock.state_dict()))
+        self.assertTrue(
+            any(k.startswith('discriminator.box.') for k in gan_keys))
+        self.assertTrue(
+            any(k.startswith('discriminator.mask.') for k in gan_keys))
+
+    def test_loss(self):
+        model, _ = build_gan()
+        inputs, samples = preprocessed(model)
+        losses = model.loss(inputs, samples)
+        for key in ('loss_cls', 'loss_bbox', 'loss_mask', 'loss_adv_g_box',
+                    'loss_adv_g_mask'):
+            self.assertIn(key, losses)
+            self.assertTrue(torch.isfinite(losses[key]).all(), key)
+        self.assertFalse(any(k.startswith('adv_inputs') for k in losses))
+        self.assertGreater(losses['loss_adv_g_box'].item(), 0)
+
+    def test_train_step_updates_both_players(self):
+        model, cfg = build_gan()
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        gen_before = params_of(model.roi_head.bbox_head)
+        disc_before = params_of(model.discriminator)
+        log_vars = model.train_step(demo_batch(), optim_wrapper)
+        for key in ('loss', 'loss_mask', 'loss_adv_g_box', 'loss_adv_g_mask',
+                    'loss_adv_d_box', 'loss_adv_d_mask', 'score_d_box_real',
+                    'score_d_box_fake', 'adv_weight'):
+            self.assertIn(key, log_vars)
+            self.assertTrue(torch.isfinite(log_vars[key]).all(), key)
+        # the summed total is the generator's; D's total is not logged as it
+        self.assertAlmostEqual(
+            log_vars['loss'].item(),
+            sum(v.item() for k, v in log_vars.items()
+                if k.startswith('loss_') and not k.startswith('loss_adv_d')),
+            places=3)
+        gen_after = params_of(model.roi_head.bbox_head)
+        disc_after = params_of(model.discriminator)
+        self.assertTrue(
+            any(not torch.equal(gen_before[n], gen_after[n])
+                for n in gen_before))
+        self.assertTrue(
+            any(not torch.equal(disc_before[n], disc_after[n])
+                for n in disc_before))
+        self.assertEqual(optim_wrapper['generator']._inner_count, 1)
+        self.assertEqual(optim_wrapper['discriminator']._inner_count, 1)
+
+    def test_generator_loss_gives_no_gradient_to_discriminators(self):
+        model, _ = build_gan()
+        inputs, samples = preprocessed(model)
+        _, adv_inputs = model.forward_generator(inputs, samples)
+        losses = model.generator_adversarial_losses(adv_inputs)
+        sum(losses.values()).backward()
+        for name, param in model.discriminator.named_parameters():
+            self.assertIsNone(param.grad, name)
+            self.assertTrue(param.requires_grad, name)  # restored
+        self.assertIsNotNone(model.roi_head.mask_head.conv_logits.weight.grad)
+
+    def test_discriminator_loss_gives_no_gradient_to_generator(self):
+        model, _ = build_gan()
+        inputs, samples = preprocessed(model)
+        _, adv_inputs = model.forward_generator(inputs, samples)
+        losses = model.discriminator_losses(adv_inputs)
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        for name, param in model.named_parameters():
+            if name.startswith('discriminator.'):
+                continue
+            self.assertIsNone(param.grad, name)
+        grads = [p.grad for p in model.discriminator.parameters()]
+        self.assertTrue(all(g is not None for g in grads))
+
+    def test_box_adversarial_gradient_only_through_coordinates(self):
+        model, _ = build_gan()
+        inputs, samples = preprocessed(model)
+        _, adv_inputs = model.forward_generator(inputs, samples)
+        loss = model.generator_adversarial_losses(
+            {'box': adv_inputs['box']})['loss_adv_g_box']
+        loss.backward()
+        bbox_head = model.roi_head.bbox_head
+        # the regressor gets gradient through the box coordinates ...
+        self.assertGreater(bbox_head.fc_reg.weight.grad.abs().sum().item(), 0)
+        # ... the classifier does not (scores do not move boxes), and the
+        # pooled features are detached: no gradient to the mask head either
+        cls_grad = bbox_head.fc_cls.weight.grad
+        self.assertTrue(cls_grad is None or cls_grad.abs().sum() == 0)
+        self.assertIsNone(model.roi_head.mask_head.conv_logits.weight.grad)
+
+    def test_mask_adversarial_gradient_reaches_mask_head(self):
+        model, _ = build_gan()
+        inputs, samples = preprocessed(model)
+        _, adv_inputs = model.forward_generator(inputs, samples)
+        loss = model.generator_adversarial_losses(
+            {'mask': adv_inputs['mask']})['loss_adv_g_mask']
+        loss.backward()
+        grad = model.roi_head.mask_head.conv_logits.weight.grad
+        self.assertGreater(grad.abs().sum().item(), 0)
+        self.assertIsNone(model.roi_head.bbox_head.fc_reg.weight.grad)
+
+    def test_no_ground_truth_gives_zero_adversarial_losses(self):
+        model, cfg = build_gan()
+        inputs, samples = preprocessed(model, num_items=(0, 0))
+        losses = model.loss(inputs, samples)
+        for key in ('loss_adv_g_box', 'loss_adv_g_mask'):
+            self.assertEqual(losses[key].item(), 0., key)
+            self.assertTrue(losses[key].requires_grad, key)
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        log_vars = model.train_step(demo_batch((0, 0)), optim_wrapper)
+        for key, value in log_vars.items():
+            self.assertTrue(torch.isfinite(value).all(), key)
+        for name, param in model.named_parameters():
+            self.assertTrue(torch.isfinite(param).all(), name)
+
+    @parameterized.expand([('generator_first', 1), ('discriminator_first', 3)])
+    def test_order_and_disc_steps(self, order, disc_steps):
+        model, cfg = build_gan(order=order, disc_steps=disc_steps)
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        calls = []
+        gen_step = optim_wrapper['generator'].step
+        disc_step = optim_wrapper['discriminator'].step
+        optim_wrapper['generator'].step = lambda *a, **k: (
+            calls.append('G'), gen_step(*a, **k))
+        optim_wrapper['discriminator'].step = lambda *a, **k: (
+            calls.append('D'), disc_step(*a, **k))
+        model.train_step(demo_batch(), optim_wrapper)
+        expected = ['G'] + ['D'] * disc_steps
+        if order == 'discriminator_first':
+            expected = ['D'] * disc_steps + ['G']
+        self.assertEqual(calls, expected)
+
+    def test_adversarial_warmup(self):
+        model, cfg = build_gan(
+            adv_start_iter=10, adv_warmup_iters=4, disc_start_iter=5)
+        self.assertEqual(
+            [model.adv_weight(i) for i in (0, 9, 10, 11, 13, 100)],
+            [0., 0., 0.25, 0.5, 1., 1.])
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        MessageHub.get_current_instance().update_info('iter', 3)
+        log_vars = model.train_step(demo_batch(), optim_wrapper)
+        self.assertEqual(log_vars['loss_adv_g_box'].item(), 0.)
+        self.assertEqual(log_vars['adv_weight'].item(), 0.)
+        self.assertNotIn('loss_adv_d_box', log_vars)  # before D starts
+        self.assertEqual(optim_wrapper['discriminator']._inner_count, 0)
+
+    def test_train_step_needs_both_optim_wrappers(self):
+        model, cfg = build_gan()
+        single = build_optim_wrapper(
+            model,
+            dict(optimizer=dict(type='SGD', lr=0.01)))
+        with pytest.raises(TypeError, match='GANOptimWrapperConstructor'):
+            model.train_step(demo_batch(), single)
+
+    def test_predict_is_stock_mask_rcnn(self):
+        model, _ = build_gan()
+        stock_cfg = Config.fromfile(
+            osp.join(CONFIG_DIR, 'mask_rcnn_r18_fpn_demo.py'))
+        stock = MODELS.build(stock_cfg.model)
+        state = {
+            k: v
+            for k, v in model.state_dict().items()
+            if not k.startswith('discriminator.')
+        }
+        stock.load_state_dict(state, strict=True)
+        model.eval()
+        stock.eval()
+        data = demo_batch((2, 1))
+        with torch.no_grad():
+            ours = model.test_step(copy.deepcopy(data))
+            theirs = stock.test_step(copy.deepcopy(data))
+        for a, b in zip(ours, theirs):
+            for key in ('bboxes', 'scores', 'labels', 'masks'):
+                self.assertTrue(
+                    torch.equal(a.pred_instances[key], b.pred_instances[key]),
+                    key)
+
+    def test_build_errors_name_the_fix(self):
+        cfg = gan_config()
+        no_disc = copy.deepcopy(cfg.model)
+        no_disc.discriminator = dict()
+        with pytest.raises(ValueError, match='at least one discriminator'):
+            MODELS.build(no_disc)
+        box_only = copy.deepcopy(cfg.model)
+        box_only.discriminator = dict(box=cfg.model.discriminator.box)
+        with pytest.raises(ValueError, match='adv_mask_roi_extractor'):
+            MODELS.build(box_only)
+        box_only.roi_head.adv_mask_roi_extractor = None
+        model = MODELS.build(box_only)  # a box-only game is valid
+        self.assertEqual(list(model.discriminator), ['box'])
+        no_loss = copy.deepcopy(cfg.model)
+        no_loss.loss_adv.pop('mask')
+        with pytest.raises(ValueError, match='loss_adv.mask'):
+            MODELS.build(no_loss)
+        stock_head = copy.deepcopy(cfg.model)
+        stock_head.roi_head.type = 'StandardRoIHead'
+        for key in ('adv_box_roi_extractor', 'adv_mask_roi_extractor',
+                    'num_adv_samples'):
+            stock_head.roi_head.pop(key)
+        with pytest.raises(ValueError, match='AdversarialRoIHead'):
+            MODELS.build(stock_head)
+        bad_order = copy.deepcopy(cfg.model)
+        bad_order.gan_cfg.order = 'random'
+        with pytest.raises(ValueError, match='gan_cfg.order'):
+            MODELS.build(bad_order)
+        unknown = copy.deepcopy(cfg.model)
+        unknown.gan_cfg.d_steps = 2
+        with pytest.raises(ValueError, match='unknown gan_cfg keys'):
+            MODELS.build(unknown)
