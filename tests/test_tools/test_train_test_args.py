@@ -1,0 +1,99 @@
+import os.path as osp
+
+import pytest
+import torch
+
+from .tool_loader import REPO_ROOT, load_tool
+
+train_tool = load_tool('train.py')
+test_tool = load_tool('test.py')
+
+GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py')
+BASE_CFG = osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py')
+
+
+def train_cfg(*argv):
+    return train_tool.build_train_config(train_tool.parse_args(list(argv)))
+
+
+def test_work_dir_priority(tmp_path):
+    cfg = train_cfg(GAN_CFG)
+    assert cfg.work_dir == osp.join('./work_dirs', 'gan_mask_rcnn_r18_fpn_demo')
+    cfg = train_cfg(GAN_CFG, '--work-dir', str(tmp_path))
+    assert cfg.work_dir == str(tmp_path)
+
+
+def test_amp_is_set_per_player_for_gan_configs():
+    cfg = train_cfg(GAN_CFG, '--amp')
+    for player in ('generator', 'discriminator'):
+        assert cfg.optim_wrapper[player].type == 'AmpOptimWrapper'
+        assert cfg.optim_wrapper[player].loss_scale == 'dynamic'
+    assert 'type' not in cfg.optim_wrapper  # no stray top-level "player"
+
+
+def test_amp_on_single_optimizer_config_matches_mmdet():
+    cfg = train_cfg(BASE_CFG, '--amp')
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+
+
+def test_cfg_options_and_resume(tmp_path):
+    cfg = train_cfg(GAN_CFG, '--cfg-options', 'train_cfg.max_epochs=3',
+                    'model.gan_cfg.disc_steps=2')
+    assert cfg.train_cfg.max_epochs == 3
+    assert cfg.model.gan_cfg.disc_steps == 2
+    cfg = train_cfg(GAN_CFG, '--resume')
+    assert cfg.resume is True and cfg.load_from is None
+    ckpt = tmp_path / 'epoch_1.pth'
+    ckpt.write_bytes(b'')
+    cfg = train_cfg(GAN_CFG, '--resume', str(ckpt))
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+
+
+def test_bad_arguments_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match='config file'):
+        train_cfg(str(tmp_path / 'missing.py'))
+    with pytest.raises(FileNotFoundError, match='--resume'):
+        train_cfg(GAN_CFG, '--resume', str(tmp_path / 'nope.pth'))
+    with pytest.raises(RuntimeError, match='auto_scale_lr'):
+        train_cfg(osp.join(REPO_ROOT, 'configs', '_base_',
+                           'gan_mask_rcnn_game.py'), '--auto-scale-lr')
+    with pytest.raises(SystemExit):
+        train_tool.parse_args([GAN_CFG, '--launcher', 'nccl'])
+
+
+def test_test_tool_arguments(tmp_path):
+    ckpt = tmp_path / 'model.pth'
+    torch.save({'state_dict': {}}, ckpt)
+
+    def test_cfg(*argv):
+        return test_tool.build_test_config(test_tool.parse_args(list(argv)))
+
+    cfg = test_cfg(GAN_CFG, str(ckpt), '--work-dir', str(tmp_path))
+    assert cfg.load_from == str(ckpt) and cfg.work_dir == str(tmp_path)
+    with pytest.raises(ValueError, match='.pkl'):
+        test_cfg(GAN_CFG, str(ckpt), '--out', 'results.json')
+    with pytest.raises(FileNotFoundError, match='checkpoint file'):
+        test_cfg(GAN_CFG, str(tmp_path / 'missing.pth'))
+    cfg = test_cfg(BASE_CFG, str(ckpt), '--tta')
+    assert cfg.model.type == 'DetTTAModel'
+    assert cfg.model.module.type == 'MaskRCNN'
+    cfg = test_cfg(BASE_CFG, str(ckpt), '--show-dir', 'vis')
+    assert cfg.default_hooks.visualization.draw is True
+
+
+def test_launcher_on_cpu_uses_gloo_and_no_device_ids(monkeypatch):
+    from mmdet_gan.utils.launch import setup_cpu_distributed
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = train_cfg(GAN_CFG)
+    setup_cpu_distributed(cfg, 'slurm')  # slurm: mmengine inits the group
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+    assert cfg.model_wrapper_cfg.type == 'GANDistributedDataParallel'
+    assert cfg.model_wrapper_cfg.device_ids is None
+    cfg = train_cfg(BASE_CFG)
+    setup_cpu_distributed(cfg, 'slurm')
+    assert cfg.model_wrapper_cfg['type'] == 'MMDistributedDataParallel'
+    assert cfg.model_wrapper_cfg['device_ids'] is None
+    cfg = train_cfg(BASE_CFG)
+    setup_cpu_distributed(cfg, 'none')
+    assert 'model_wrapper_cfg' not in cfg
