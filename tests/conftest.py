@@ -14,3 +14,39 @@ register_all_modules(init_default_scope=True)
 @pytest.fixture
 def repo_root() -> str:
     return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def tiny_demo_data(tmp_path_factory) -> str:
+    """A small demo dataset (8 train / 4 val images of 128 px)."""
+    from mmdet_gan.datasets import DemoDatasetConfig, create_demo_dataset
+    root = str(tmp_path_factory.mktemp('tiny_demo'))
+    create_demo_dataset(
+        root, DemoDatasetConfig(num_train=8, num_val=4, img_size=128))
+    return root
+
+
+def tiny_run_options(data_root: str, max_epochs: int = 1) -> list:
+    """``--cfg-options`` that point a demo config at ``data_root`` and make
+    the run short and single-process friendly."""
+    data_root = data_root.rstrip('/') + '/'
+    ann_val = data_root + 'annotations/instances_val.json'
+    return [
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'val_evaluator.ann_file={ann_val}',
+        f'test_evaluator.ann_file={ann_val}',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        f'train_cfg.max_epochs={max_epochs}',
+        'train_cfg.val_interval=100',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.save_best=None',
+        'default_hooks.checkpoint.max_keep_ckpts=5',
+        'default_hooks.logger.interval=1',
+    ]
