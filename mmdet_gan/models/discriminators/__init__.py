@@ -1,0 +1,4 @@
+from .box_discriminator import BoxDiscriminator
+from .mask_discriminator import MaskDiscriminator
+
+__all__ = ['BoxDiscriminator', 'MaskDiscriminator']

@@ -1,0 +1,223 @@
+"""DCGAN-style discriminator over RoI features (box branch of GAN Mask
+R-CNN)."""
+import math
+from typing import List, Tuple
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmdet.registry import MODELS
+from mmdet.utils import OptConfigType, OptMultiConfig
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def dcgan_layer_specs(roi_size: int, num_convs: int,
+                      owner: str) -> List[Tuple[int, int, int, int]]:
+    """Kernel, stride, padding and output size of every conv of a DCGAN
+    discriminator that maps a ``roi_size x roi_size`` map to ``1 x 1``.
+
+    The first ``num_convs - 1`` convs are 4x4, stride 2, padding 1, so each
+    one maps a size ``s`` to ``s // 2``; the last conv's kernel is the size
+    that remains (stride 1, no padding), which makes the output exactly 1x1.
+
+    Args:
+        roi_size (int): Spatial size ``S`` of the square input.
+        num_convs (int): Number of conv layers, at least 1.
+        owner (str): Class name used in error messages.
+
+    Returns:
+        list[tuple[int, int, int, int]]: ``(kernel, stride, padding,
+        out_size)`` for each layer.
+
+    Raises:
+        ValueError: If the stride-2 convs would shrink the map below 1x1
+            before the last layer.
+    """
+    if not isinstance(num_convs, int) or num_convs < 1:
+        raise ValueError(
+            f'{owner}: num_convs must be an int >= 1, got {num_convs!r}.')
+    if not isinstance(roi_size, int) or roi_size < 1:
+        raise ValueError(
+            f'{owner}: roi_size must be an int >= 1, got {roi_size!r}.')
+    num_strided = num_convs - 1
+    if roi_size < 2**num_strided:
+        max_convs = int(math.floor(math.log2(roi_size))) + 1
+        raise ValueError(
+            f'{owner}: roi_size={roi_size} cannot be reduced to 1x1 by '
+            f'num_convs={num_convs} layers because its {num_strided} '
+            f'stride-2 convs need roi_size >= {2**num_strided}; set '
+            f'roi_size >= {2**num_strided} or num_convs <= {max_convs}.')
+    specs = []
+    size = roi_size
+    for _ in range(num_strided):
+        size //= 2  # floor((s + 2 * 1 - 4) / 2) + 1
+        specs.append((4, 2, 1, size))
+    specs.append((size, 1, 0, 1))
+    return specs
+
+
+def conv_module_forward(layer: ConvModule, x: Tensor) -> Tensor:
+    """Run a ``conv -> norm -> act`` :class:`ConvModule` that also works on
+    batches too small for batch statistics.
+
+    In training, BatchNorm needs at least two values per channel
+    (``N * H * W >= 2``); a 1x1 map with ``N = 1``, or any map with
+    ``N = 0``, has fewer. For such a batch the BatchNorm layer normalises
+    with its running statistics, as in evaluation, and leaves them
+    unchanged, so the output is finite and no error is raised. Any other
+    input goes through ``layer(x)`` unchanged, and so does any input of a
+    :class:`~torch.nn.SyncBatchNorm` layer, whose batch spans all processes
+    (every process must join its all-reduce, and torch accepts empty inputs
+    on some of them).
+
+    Args:
+        layer (ConvModule): A layer with the default ``('conv', 'norm',
+            'act')`` order.
+        x (Tensor): Input of shape (N, C, H, W).
+
+    Returns:
+        Tensor: Output of shape (N, C', H', W').
+    """
+    norm = layer.norm if layer.with_norm else None
+    if not (layer.training and isinstance(norm, _BatchNorm)) or isinstance(
+            norm, nn.SyncBatchNorm):
+        return layer(x)
+    out = layer.conv(x)
+    if out.numel() // out.size(1) >= 2:
+        out = norm(out)
+    elif norm.running_mean is not None:
+        out = F.batch_norm(out, norm.running_mean, norm.running_var,
+                           norm.weight, norm.bias, False, 0.0, norm.eps)
+    elif norm.affine:
+        # no running statistics to fall back on: keep the affine part
+        out = out * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
+    if layer.with_activation:
+        out = layer.activate(out)
+    return out
+
+
+@MODELS.register_module()
+class BoxDiscriminator(BaseModule):
+    """Box discriminator of GAN Mask R-CNN.
+
+    A DCGAN-style conv net that scores RoI features pooled from a box:
+    real samples are pooled at the ground-truth boxes, fake ones at the
+    box head's predictions. Layer ``i`` (0-based) of the first
+    ``num_convs - 1`` is a 4x4, stride-2, padding-1 conv with
+    ``base_channels * 2**i`` channels, followed by BatchNorm (all but the
+    first layer) and the activation (LeakyReLU(0.2) by default). The last
+    layer is a plain conv (no norm, no activation) whose kernel is the
+    remaining spatial size, so the output is exactly one raw logit per box.
+    For the defaults (``roi_size=28``, ``num_convs=5``) the maps are
+    28 -> 14 -> 7 -> 3 -> 1 and the last kernel is 1x1; ``roi_size=56``
+    gives a 3x3 last kernel. ``roi_size`` must be at least
+    ``2**(num_convs - 1)``.
+
+    In training, a BatchNorm layer that would see fewer than two values per
+    channel (``N = 0``, or ``N = 1`` at a 1x1 map) normalises with its
+    running statistics instead of raising (see :func:`conv_module_forward`).
+
+    Args:
+        in_channels (int): Channels of the input RoI features.
+            Defaults to 256.
+        roi_size (int): Spatial size ``S`` of the square input.
+            Defaults to 28.
+        base_channels (int): Output channels of the first conv; each later
+            stride-2 conv doubles them. Defaults to 64.
+        num_convs (int): Number of conv layers. Defaults to 5.
+        norm_cfg (dict, optional): Norm layer of layers ``2 .. num_convs -
+            1`` (1-based). Defaults to ``dict(type='BN')``.
+        act_cfg (dict, optional): Activation after every layer but the
+            last. Defaults to ``dict(type='LeakyReLU', negative_slope=0.2)``.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to the reference implementation's: convs
+            ``N(0, 2 / (k * k * out_channels))`` (Kaiming, fan-out), norm
+            weights ``N(1, 0.02)``, biases 0.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 256,
+        roi_size: int = 28,
+        base_channels: int = 64,
+        num_convs: int = 5,
+        norm_cfg: OptConfigType = dict(type='BN'),
+        act_cfg: OptConfigType = dict(type='LeakyReLU', negative_slope=0.2),
+        init_cfg: OptMultiConfig = [
+            dict(
+                type='Kaiming',
+                layer='Conv2d',
+                mode='fan_out',
+                nonlinearity='relu',
+                distribution='normal'),
+            dict(
+                type='Normal',
+                layer='_BatchNorm',
+                mean=1.0,
+                std=0.02,
+                bias=0.0)
+        ]
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        owner = self.__class__.__name__
+        specs = dcgan_layer_specs(roi_size, num_convs, owner)
+        self.in_channels = in_channels
+        self.roi_size = roi_size
+        self.base_channels = base_channels
+        self.num_convs = num_convs
+
+        self.convs = nn.ModuleList()
+        channels = in_channels
+        for i, (kernel, stride, padding, _) in enumerate(specs):
+            is_last = i == num_convs - 1
+            out_channels = 1 if is_last else base_channels * 2**i
+            self.convs.append(
+                ConvModule(
+                    channels,
+                    out_channels,
+                    kernel,
+                    stride=stride,
+                    padding=padding,
+                    norm_cfg=None if i == 0 or is_last else norm_cfg,
+                    act_cfg=None if is_last else act_cfg))
+            channels = out_channels
+
+    def _check_input(self, x: Tensor) -> None:
+        """Raise a ValueError if ``x`` is not (N, in_channels, S, S)."""
+        expected = (self.in_channels, self.roi_size, self.roi_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f'{self.__class__.__name__} expects input of shape '
+                f'(N, {expected[0]}, {expected[1]}, {expected[2]}), got '
+                f'{tuple(x.shape)}.')
+
+    def forward_layers(self, x: Tensor) -> List[Tensor]:
+        """Outputs of every conv layer.
+
+        Args:
+            x (Tensor): (N, in_channels, roi_size, roi_size) RoI features.
+
+        Returns:
+            list[Tensor]: ``num_convs`` tensors; the last is the
+            (N, 1, 1, 1) logit map.
+        """
+        self._check_input(x)
+        outs = []
+        for layer in self.convs:
+            x = conv_module_forward(layer, x)
+            outs.append(x)
+        return outs
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Score RoI features.
+
+        Args:
+            x (Tensor): (N, in_channels, roi_size, roi_size) RoI features;
+                N may be 0.
+
+        Returns:
+            Tensor: (N, 1) raw logits (no sigmoid).
+        """
+        return self.forward_layers(x)[-1].flatten(1)

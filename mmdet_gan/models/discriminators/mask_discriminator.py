@@ -1,0 +1,133 @@
+"""SegAN-style multi-scale discriminator for the mask branch of GAN Mask
+R-CNN."""
+from typing import Sequence
+
+import torch
+from mmdet.registry import MODELS
+from mmdet.utils import OptConfigType, OptMultiConfig
+from torch import Tensor
+
+from .box_discriminator import BoxDiscriminator
+
+
+@MODELS.register_module()
+class MaskDiscriminator(BoxDiscriminator):
+    """Mask discriminator of GAN Mask R-CNN.
+
+    Its input is a mask (ground truth for real samples, the mask head's
+    sigmoid output for fake ones) multiplied element-wise with the RoI
+    features of the same box. The conv stack is the one of
+    :class:`BoxDiscriminator`: ``num_convs - 1`` 4x4 stride-2 convs
+    doubling channels from ``base_channels``, then one conv reducing the
+    map to 1x1 with one output channel; BatchNorm on layers
+    ``2 .. num_convs - 1`` (1-based); the activation (LeakyReLU(0.2) by
+    default) after every layer but the last.
+
+    The last layer has no BatchNorm and no activation, unlike the
+    reference implementation's (a 1024-channel conv + BN + LeakyReLU). It
+    has one output channel so that ``return_features=False`` gives a logit
+    usable with :class:`GANLoss`, and batch statistics over one channel of
+    a 1x1 map would erase what it says: real and fake batches are scored
+    in separate forward passes, and both would be normalised to the same
+    mean.
+
+    With ``return_features=True`` (SegAN's multi-scale L1 loss, the
+    paper's choice) the output is the concatenation of the flattened input
+    and of the flattened output of every layer, each multiplied by its
+    entry of ``layer_weights`` (reference: 1, 1, 2, 2, 2, 4).
+
+    Args:
+        in_channels (int): Channels of the input. Defaults to 256.
+        roi_size (int): Spatial size ``S`` of the square input.
+            Defaults to 28.
+        base_channels (int): Output channels of the first conv.
+            Defaults to 64.
+        num_convs (int): Number of conv layers. Defaults to 5.
+        layer_weights (Sequence[float]): Weight of the input followed by
+            the weight of every layer's output; ``num_convs + 1`` values.
+            Defaults to (1, 1, 2, 2, 2, 4).
+        return_features (bool): Return the weighted multi-scale features
+            (True) or the last layer's logit (False). Defaults to True.
+        norm_cfg (dict, optional): Norm layer of the hidden layers.
+            Defaults to ``dict(type='BN')``.
+        act_cfg (dict, optional): Activation after every layer but the
+            last. Defaults to ``dict(type='LeakyReLU', negative_slope=0.2)``.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to the one of :class:`BoxDiscriminator`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 256,
+        roi_size: int = 28,
+        base_channels: int = 64,
+        num_convs: int = 5,
+        layer_weights: Sequence[float] = (1, 1, 2, 2, 2, 4),
+        return_features: bool = True,
+        norm_cfg: OptConfigType = dict(type='BN'),
+        act_cfg: OptConfigType = dict(type='LeakyReLU', negative_slope=0.2),
+        init_cfg: OptMultiConfig = [
+            dict(
+                type='Kaiming',
+                layer='Conv2d',
+                mode='fan_out',
+                nonlinearity='relu',
+                distribution='normal'),
+            dict(
+                type='Normal',
+                layer='_BatchNorm',
+                mean=1.0,
+                std=0.02,
+                bias=0.0)
+        ]
+    ) -> None:
+        super().__init__(
+            in_channels=in_channels,
+            roi_size=roi_size,
+            base_channels=base_channels,
+            num_convs=num_convs,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            init_cfg=init_cfg)
+        layer_weights = tuple(float(w) for w in layer_weights)
+        if len(layer_weights) != num_convs + 1:
+            raise ValueError(
+                f'{self.__class__.__name__}: layer_weights needs '
+                f'num_convs + 1 = {num_convs + 1} values (the input, then '
+                f'each layer), got {len(layer_weights)}.')
+        self.layer_weights = layer_weights
+        self.return_features = return_features
+
+    @property
+    def feature_dim(self) -> int:
+        """int: Length ``D`` of the feature vector returned per sample when
+        ``return_features=True``."""
+        dim = self.in_channels * self.roi_size**2
+        size = self.roi_size
+        channels = self.in_channels
+        for layer in self.convs:
+            size = (size + 2 * layer.conv.padding[0] -
+                    layer.conv.kernel_size[0]) // layer.conv.stride[0] + 1
+            channels = layer.conv.out_channels
+            dim += channels * size**2
+        return dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Score masked RoI features.
+
+        Args:
+            x (Tensor): (N, in_channels, roi_size, roi_size) masks times RoI
+                features; N may be 0.
+
+        Returns:
+            Tensor: With ``return_features=True``, (N, D) weighted
+            multi-scale features (D = :attr:`feature_dim`); otherwise (N, 1)
+            raw logits.
+        """
+        outs = self.forward_layers(x)
+        if not self.return_features:
+            return outs[-1].flatten(1)
+        feats = [x] + outs
+        return torch.cat(
+            [f.flatten(1) * w for f, w in zip(feats, self.layer_weights)],
+            dim=1)

@@ -1,0 +1,239 @@
+"""Adversarial losses of GAN Mask R-CNN.
+
+Every loss here has the same interface, so a detector can use any of them
+in either branch::
+
+    loss = loss_module(real, fake, is_disc)
+
+``real`` and ``fake`` are the discriminator's outputs on real and fake
+samples, (N, D) each; the result is a scalar already multiplied by
+``loss_weight``. ``is_disc=True`` gives the discriminator's loss,
+``is_disc=False`` the generator's. With no samples (N = 0) the result is a
+zero still attached to the inputs' graph, so ``backward()`` works and no
+NaN appears.
+
+``loss_module.scores(real, fake)`` gives the discriminator's mean score on
+real and fake samples for logging, as a dict whose keys do not contain
+``loss`` (so ``parse_losses`` logs them without summing them).
+"""
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.registry import MODELS
+from torch import Tensor
+
+
+def zero_loss(real: Optional[Tensor], fake: Tensor) -> Tensor:
+    """A zero attached to the graph of ``real`` and ``fake``.
+
+    Args:
+        real (Tensor, optional): Discriminator outputs on real samples.
+        fake (Tensor): Discriminator outputs on fake samples.
+
+    Returns:
+        Tensor: A scalar 0 with the dtype and device of ``fake``; it
+        requires grad if either input does.
+    """
+    zero = fake.sum() * 0
+    if real is not None:
+        zero = zero + real.sum() * 0
+    return zero
+
+
+def discriminator_scores(real: Tensor,
+                         fake: Tensor,
+                         use_sigmoid: bool = True) -> Tuple[Tensor, Tensor]:
+    """Mean discriminator score on real and fake samples, for logging.
+
+    Args:
+        real (Tensor): (N, D) discriminator outputs on real samples, N > 0.
+        fake (Tensor): (M, D) discriminator outputs on fake samples, M > 0.
+        use_sigmoid (bool): Map the outputs through a sigmoid first (for
+            logits, giving the mean probability of "real"). Defaults to
+            True.
+
+    Returns:
+        tuple[Tensor, Tensor]: Detached scalars ``(score_real,
+        score_fake)``.
+
+    Raises:
+        ValueError: If either input is empty (its mean would be NaN).
+    """
+    if real.numel() == 0 or fake.numel() == 0:
+        raise ValueError(
+            'discriminator_scores needs non-empty real and fake outputs, got '
+            f'shapes {tuple(real.shape)} and {tuple(fake.shape)}.')
+    real, fake = real.detach().float(), fake.detach().float()
+    if use_sigmoid:
+        real, fake = real.sigmoid(), fake.sigmoid()
+    return real.mean(), fake.mean()
+
+
+@MODELS.register_module()
+class GANLoss(nn.Module):
+    """Classification GAN loss: vanilla (BCE), LSGAN (MSE) or hinge.
+
+    Discriminator loss (``is_disc=True``): the loss of ``real`` towards
+    ``real_label`` plus the loss of ``fake`` towards ``fake_label``, each
+    averaged over its elements and the two **summed**, as in the reference
+    implementation (``BCE(D(real), 1) + BCE(D(fake), 0)``):
+
+    - vanilla: ``BCE(real, real_label) + BCE(fake, fake_label)`` on logits.
+    - lsgan: ``mean((real - real_label)^2) + mean((fake - fake_label)^2)``.
+    - hinge: ``mean(relu(1 - real)) + mean(relu(1 + fake))``.
+
+    Generator loss (``is_disc=False``, ``real`` is ignored):
+
+    - vanilla: ``BCE(fake, real_label)``.
+    - lsgan: ``mean((fake - real_label)^2)``.
+    - hinge: ``-mean(fake)``.
+
+    The hinge loss has margins at -1 and +1 and ignores the labels.
+
+    Args:
+        gan_type (str): 'vanilla', 'lsgan' or 'hinge'.
+            Defaults to 'vanilla'.
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+        real_label (float): Target for real samples. Defaults to 1.0.
+        fake_label (float): Target for fake samples. Defaults to 0.0.
+    """
+
+    gan_types = ('vanilla', 'lsgan', 'hinge')
+
+    def __init__(self,
+                 gan_type: str = 'vanilla',
+                 loss_weight: float = 1.0,
+                 real_label: float = 1.0,
+                 fake_label: float = 0.0) -> None:
+        super().__init__()
+        if gan_type not in self.gan_types:
+            raise ValueError(f'GANLoss: gan_type must be one of '
+                             f'{self.gan_types}, got {gan_type!r}.')
+        self.gan_type = gan_type
+        self.loss_weight = loss_weight
+        self.real_label = real_label
+        self.fake_label = fake_label
+
+    def _target_loss(self, pred: Tensor, label: float) -> Tensor:
+        """Mean loss of ``pred`` towards ``label`` (vanilla / lsgan)."""
+        target = torch.full_like(pred, label)
+        if self.gan_type == 'vanilla':
+            return F.binary_cross_entropy_with_logits(pred, target)
+        return F.mse_loss(pred, target)
+
+    def forward(self, real: Tensor, fake: Tensor, is_disc: bool) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            real (Tensor): (N, D) discriminator outputs on real samples;
+                ignored by the generator loss.
+            fake (Tensor): (N, D) discriminator outputs on fake samples.
+            is_disc (bool): Discriminator loss (True) or generator loss
+                (False).
+
+        Returns:
+            Tensor: Scalar loss multiplied by ``loss_weight``; a zero
+            attached to the inputs' graph when there are no samples.
+        """
+        if fake.numel() == 0 or (is_disc and real.numel() == 0):
+            return zero_loss(real, fake)
+        if is_disc:
+            if self.gan_type == 'hinge':
+                loss = F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+            else:
+                loss = (
+                    self._target_loss(real, self.real_label) +
+                    self._target_loss(fake, self.fake_label))
+        elif self.gan_type == 'hinge':
+            loss = -fake.mean()
+        else:
+            loss = self._target_loss(fake, self.real_label)
+        return self.loss_weight * loss
+
+    def scores(self, real: Tensor, fake: Tensor) -> Dict[str, Tensor]:
+        """Mean discriminator score on real and fake samples, for logging.
+
+        For 'vanilla' the scores are mean sigmoid probabilities of "real";
+        for 'lsgan' and 'hinge' they are the mean raw outputs (to compare
+        with the labels, or with the margins -1 and +1).
+
+        Args:
+            real (Tensor): (N, D) discriminator outputs on real samples.
+            fake (Tensor): (N, D) discriminator outputs on fake samples.
+
+        Returns:
+            dict[str, Tensor]: Detached scalars ``score_real`` and
+            ``score_fake``; empty when there are no samples.
+        """
+        if real.numel() == 0 or fake.numel() == 0:
+            return dict()
+        score_real, score_fake = discriminator_scores(
+            real, fake, use_sigmoid=self.gan_type == 'vanilla')
+        return dict(score_real=score_real, score_fake=score_fake)
+
+    def extra_repr(self) -> str:
+        return (f'gan_type={self.gan_type!r}, loss_weight={self.loss_weight}, '
+                f'real_label={self.real_label}, '
+                f'fake_label={self.fake_label}')
+
+
+@MODELS.register_module()
+class MultiScaleL1Loss(nn.Module):
+    """SegAN's multi-scale L1 loss (Xue et al., 2018).
+
+    ``real`` and ``fake`` are multi-scale discriminator features, e.g. the
+    output of :class:`MaskDiscriminator` with ``return_features=True``, and
+    ``l = mean(|real - fake|)`` over all elements. The generator minimises
+    ``l`` (loss ``loss_weight * l``); the discriminator maximises it (loss
+    ``-loss_weight * l``).
+
+    Args:
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+    """
+
+    def __init__(self, loss_weight: float = 1.0) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, real: Tensor, fake: Tensor, is_disc: bool) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            real (Tensor): (N, D) discriminator features of real samples.
+            fake (Tensor): (N, D) discriminator features of fake samples.
+            is_disc (bool): Discriminator loss (True, ``-l``) or generator
+                loss (False, ``l``).
+
+        Returns:
+            Tensor: Scalar loss multiplied by ``loss_weight``; a zero
+            attached to the inputs' graph when there are no samples.
+        """
+        if real.shape != fake.shape:
+            raise ValueError(
+                'MultiScaleL1Loss needs real and fake of the same shape, got '
+                f'{tuple(real.shape)} and {tuple(fake.shape)}.')
+        if fake.numel() == 0:
+            return zero_loss(real, fake)
+        loss = torch.abs(real - fake).mean()
+        sign = -1.0 if is_disc else 1.0
+        return sign * self.loss_weight * loss
+
+    def scores(self, real: Tensor, fake: Tensor) -> Dict[str, Tensor]:
+        """No scores: the features are not per-sample real/fake scores.
+
+        The L1 distance between them is the loss itself (logged as the
+        loss), so there is nothing else to log.
+
+        Args:
+            real (Tensor): (N, D) discriminator features of real samples.
+            fake (Tensor): (N, D) discriminator features of fake samples.
+
+        Returns:
+            dict[str, Tensor]: Always empty.
+        """
+        return dict()
+
+    def extra_repr(self) -> str:
+        return f'loss_weight={self.loss_weight}'

@@ -1,0 +1,221 @@
+import math
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+
+from mmdet_gan.models.losses import (GANLoss, MultiScaleL1Loss,
+                                     discriminator_scores)
+
+register_all_modules()
+
+# discriminator outputs used by the hand-computed cases below
+REAL = [[0.5], [-1.0]]
+FAKE = [[2.0], [0.0]]
+
+
+def softplus(v):
+    return math.log(1 + math.exp(v))
+
+
+def _inputs(real=REAL, fake=FAKE):
+    real = torch.tensor(real, requires_grad=True)
+    fake = torch.tensor(fake, requires_grad=True)
+    return real, fake
+
+
+# BCE(x, 1) = softplus(-x), BCE(x, 0) = softplus(x); D sums the two halves
+VANILLA_D = ((softplus(-0.5) + softplus(1.0)) / 2 +
+             (softplus(2.0) + softplus(0.0)) / 2)
+VANILLA_G = (softplus(-2.0) + softplus(0.0)) / 2
+# ((0.5-1)^2 + (-1-1)^2) / 2 + (2^2 + 0^2) / 2
+LSGAN_D = (0.25 + 4.0) / 2 + (4.0 + 0.0) / 2
+LSGAN_G = ((2.0 - 1)**2 + (0.0 - 1)**2) / 2
+# (relu(1-0.5) + relu(1+1)) / 2 + (relu(1+2) + relu(1+0)) / 2
+HINGE_D = (0.5 + 2.0) / 2 + (3.0 + 1.0) / 2
+HINGE_G = -(2.0 + 0.0) / 2
+
+
+@pytest.mark.parametrize('gan_type, is_disc, expected', [
+    ('vanilla', True, VANILLA_D),
+    ('vanilla', False, VANILLA_G),
+    ('lsgan', True, LSGAN_D),
+    ('lsgan', False, LSGAN_G),
+    ('hinge', True, HINGE_D),
+    ('hinge', False, HINGE_G),
+])
+def test_gan_loss_values(gan_type, is_disc, expected):
+    loss_fn = MODELS.build(dict(type='GANLoss', gan_type=gan_type))
+    assert isinstance(loss_fn, GANLoss)
+    real, fake = _inputs()
+    loss = loss_fn(real, fake, is_disc=is_disc)
+    assert loss.dim() == 0
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    if is_disc:
+        assert real.grad is not None and real.grad.abs().sum() > 0
+    else:
+        # the generator loss ignores the real samples
+        assert real.grad is None
+
+
+def test_gan_loss_generator_ignores_real():
+    loss_fn = GANLoss('vanilla')
+    _, fake = _inputs()
+    a = loss_fn(torch.zeros(2, 1), fake, is_disc=False)
+    b = loss_fn(torch.full((2, 1), 9.0), fake, is_disc=False)
+    assert a.item() == b.item()
+
+
+def test_gan_loss_custom_labels():
+    loss_fn = GANLoss('lsgan', real_label=0.9, fake_label=0.1)
+    real, fake = _inputs()
+    d = ((0.5 - 0.9)**2 + (-1 - 0.9)**2) / 2 + ((2 - 0.1)**2 +
+                                                (0 - 0.1)**2) / 2
+    g = ((2 - 0.9)**2 + (0 - 0.9)**2) / 2
+    assert loss_fn(real, fake, True).item() == pytest.approx(d, rel=1e-6)
+    assert loss_fn(real, fake, False).item() == pytest.approx(g, rel=1e-6)
+    # vanilla with a smoothed real label: BCE(x, y) = softplus(x) - x * y
+    loss_fn = GANLoss('vanilla', real_label=0.9)
+    g = ((softplus(2.0) - 2.0 * 0.9) + (softplus(0.0) - 0.0)) / 2
+    assert loss_fn(real, fake, False).item() == pytest.approx(g, rel=1e-6)
+
+
+@pytest.mark.parametrize('is_disc, sign', [(False, 1.0), (True, -1.0)])
+def test_multiscale_l1_values(is_disc, sign):
+    loss_fn = MODELS.build(dict(type='MultiScaleL1Loss', loss_weight=0.5))
+    assert isinstance(loss_fn, MultiScaleL1Loss)
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    fake = torch.tensor([[0.0, 2.5], [5.0, 1.0]], requires_grad=True)
+    # |diffs| = 1, 0.5, 2, 3 -> mean 1.625
+    loss = loss_fn(real, fake, is_disc=is_disc)
+    assert loss.item() == pytest.approx(sign * 0.5 * 1.625)
+    loss.backward()
+    # d/dfake of mean|real - fake| = sign(fake - real) / numel
+    expected = sign * 0.5 * torch.tensor([[-1.0, 1.0], [1.0, -1.0]]) / 4
+    torch.testing.assert_close(fake.grad, expected)
+    torch.testing.assert_close(real.grad, -expected)
+
+
+def test_multiscale_l1_shape_mismatch():
+    with pytest.raises(ValueError, match='same shape'):
+        MultiScaleL1Loss()(torch.zeros(2, 3), torch.zeros(2, 4), True)
+
+
+@pytest.mark.parametrize('loss_cfg', [
+    dict(type='GANLoss', gan_type='vanilla'),
+    dict(type='GANLoss', gan_type='lsgan'),
+    dict(type='GANLoss', gan_type='hinge'),
+    dict(type='MultiScaleL1Loss'),
+])
+@pytest.mark.parametrize('is_disc', [True, False])
+def test_loss_weight_scaling(loss_cfg, is_disc):
+    real, fake = _inputs()
+    base = MODELS.build(loss_cfg)(real, fake, is_disc)
+    scaled = MODELS.build(dict(loss_cfg, loss_weight=0.025))(real, fake,
+                                                             is_disc)
+    assert scaled.item() == pytest.approx(0.025 * base.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize('loss_cfg', [
+    dict(type='GANLoss', gan_type='vanilla'),
+    dict(type='GANLoss', gan_type='lsgan'),
+    dict(type='GANLoss', gan_type='hinge'),
+    dict(type='MultiScaleL1Loss'),
+])
+@pytest.mark.parametrize('is_disc', [True, False])
+@pytest.mark.parametrize('dim', [1, 37])
+def test_no_positives(loss_cfg, is_disc, dim):
+    loss_fn = MODELS.build(loss_cfg)
+    real = torch.zeros(0, dim, requires_grad=True)
+    fake = torch.zeros(0, dim, requires_grad=True)
+    loss = loss_fn(real, fake, is_disc)
+    assert loss.dim() == 0
+    assert torch.isfinite(loss) and loss.item() == 0
+    assert loss.requires_grad
+    loss.backward()
+    assert fake.grad is not None and fake.grad.shape == (0, dim)
+    assert loss_fn.scores(real, fake) == {}
+
+
+def test_no_positives_through_discriminator():
+    """An empty batch through a discriminator and a loss still gives a
+    graph reaching the discriminator's parameters."""
+    disc = MODELS.build(
+        dict(
+            type='BoxDiscriminator',
+            in_channels=8,
+            base_channels=4,
+            roi_size=16)).train()
+    loss_fn = GANLoss()
+    x = torch.zeros(0, 8, 16, 16)
+    loss = loss_fn(disc(x), disc(x), is_disc=True)
+    loss.backward()
+    assert loss.item() == 0
+    assert all(p.grad is not None for p in disc.parameters())
+
+
+def test_unknown_gan_type():
+    with pytest.raises(ValueError) as err:
+        MODELS.build(dict(type='GANLoss', gan_type='wgan'))
+    msg = str(err.value)
+    assert "'wgan'" in msg
+    for name in ('vanilla', 'lsgan', 'hinge'):
+        assert name in msg
+
+
+def test_scores():
+    real, fake = _inputs()
+    scores = GANLoss('vanilla').scores(real, fake)
+    sig = [1 / (1 + math.exp(-v)) for v in (0.5, -1.0, 2.0, 0.0)]
+    assert set(scores) == {'score_real', 'score_fake'}
+    assert not any('loss' in k for k in scores)
+    assert scores['score_real'].item() == pytest.approx((sig[0] + sig[1]) / 2)
+    assert scores['score_fake'].item() == pytest.approx((sig[2] + sig[3]) / 2)
+    assert not scores['score_real'].requires_grad
+    raw = GANLoss('lsgan').scores(real, fake)
+    assert raw['score_real'].item() == pytest.approx(-0.25)
+    assert raw['score_fake'].item() == pytest.approx(1.0)
+    assert MultiScaleL1Loss().scores(real, fake) == {}
+    score_real, score_fake = discriminator_scores(real, fake)
+    assert score_real.item() == pytest.approx((sig[0] + sig[1]) / 2)
+    with pytest.raises(ValueError, match='non-empty'):
+        discriminator_scores(torch.zeros(0, 1), fake)
+
+
+def test_with_discriminators_end_to_end():
+    """Box branch with BCE, mask branch with multi-scale L1: D and G losses
+    both reach the discriminators' parameters and the fake inputs."""
+    torch.manual_seed(0)
+    box_d = MODELS.build(
+        dict(
+            type='BoxDiscriminator',
+            in_channels=8,
+            base_channels=4,
+            roi_size=28)).train()
+    mask_d = MODELS.build(
+        dict(
+            type='MaskDiscriminator',
+            in_channels=8,
+            base_channels=4,
+            roi_size=28)).train()
+    box_loss = MODELS.build(dict(type='GANLoss', loss_weight=0.025))
+    mask_loss = MODELS.build(dict(type='MultiScaleL1Loss', loss_weight=0.5))
+    real = torch.rand(3, 8, 28, 28)
+    fake = torch.rand(3, 8, 28, 28, requires_grad=True)
+    loss_g = (
+        box_loss(box_d(real), box_d(fake), is_disc=False) +
+        mask_loss(mask_d(real), mask_d(fake), is_disc=False))
+    loss_g.backward()
+    assert fake.grad.abs().sum() > 0
+    box_d.zero_grad()
+    mask_d.zero_grad()
+    loss_d = (
+        box_loss(box_d(real), box_d(fake.detach()), is_disc=True) +
+        mask_loss(mask_d(real), mask_d(fake.detach()), is_disc=True))
+    assert torch.isfinite(loss_d)
+    loss_d.backward()
+    for p in list(box_d.parameters()) + list(mask_d.parameters()):
+        assert p.grad is not None and torch.isfinite(p.grad).all()
