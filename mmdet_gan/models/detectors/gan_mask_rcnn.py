@@ -199,8 +199,8 @@ class GANMaskRCNN(MaskRCNN):
     def discriminator_losses(
             self, adv_inputs: Dict[str, dict]) -> Dict[str, Tensor]:
         """``loss_adv_d_<branch>`` on detached samples, plus the mean
-        ``score_d_<branch>_real`` / ``_fake`` of discriminators that output
-        one logit per sample (not summed into the loss)."""
+        scores ``score_d_<branch>_real`` / ``_fake`` that the branch's loss
+        reports (``GANLoss`` does; not summed into the loss)."""
         losses = {}
         for branch, samples in adv_inputs.items():
             disc = self.discriminator[branch]
@@ -208,11 +208,9 @@ class GANMaskRCNN(MaskRCNN):
             fake = disc(samples['fake'].detach())
             losses[f'loss_adv_d_{branch}'] = self.loss_adv[branch](
                 real, fake, is_disc=True)
-            if real.dim() == 2 and real.size(1) == 1 and real.numel() > 0:
-                losses[f'score_d_{branch}_real'] = \
-                    real.detach().sigmoid().mean()
-                losses[f'score_d_{branch}_fake'] = \
-                    fake.detach().sigmoid().mean()
+            for name, score in self.loss_adv[branch].scores(real,
+                                                            fake).items():
+                losses[f'score_d_{branch}_{name[len("score_"):]}'] = score
         return losses
 
     def loss(self, batch_inputs: Tensor,
