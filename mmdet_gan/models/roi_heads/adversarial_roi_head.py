@@ -196,7 +196,7 @@ class AdversarialRoIHead(StandardRoIHead):
         labels = torch.cat([res.pos_gt_labels for res in sampling_results])
         deltas = bbox_pred[rows]
         if not self.bbox_head.reg_class_agnostic:
-            deltas = deltas.view(rows.numel(), -1,
+            deltas = deltas.view(rows.numel(), self.bbox_head.num_classes,
                                  4)[torch.arange(rows.numel()), labels]
         priors = torch.cat([res.pos_priors for res in sampling_results])
         pred_boxes = self.bbox_head.bbox_coder.decode(priors, deltas)

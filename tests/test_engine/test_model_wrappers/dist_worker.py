@@ -17,6 +17,12 @@ from mmdet.utils import register_all_modules
 import mmdet_gan  # noqa: F401
 
 
+def params_of(model):
+    """The weights (parameters): BatchNorm statistics are buffers, synced
+    from rank 0 before each step and then updated on each rank's batch."""
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
 def main(config: str, out_dir: str, num_steps: int) -> None:
     dist.init_process_group('gloo')
     rank = dist.get_rank()
@@ -30,7 +36,7 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
         dict(cfg.model_wrapper_cfg, device_ids=None), default_args=dict(
             module=model))
     optim_wrapper = build_optim_wrapper(wrapped, cfg.optim_wrapper)
-    torch.save(model.state_dict(), os.path.join(out_dir, f'init{rank}.pth'))
+    torch.save(params_of(model), os.path.join(out_dir, f'init{rank}.pth'))
     for step in range(num_steps):
         MessageHub.get_current_instance().update_info('iter', step)
         torch.manual_seed(100 * step + rank)  # different data per rank
@@ -40,7 +46,7 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
             num_classes=4,
             with_mask=True)
         wrapped.train_step(data, optim_wrapper)
-    torch.save(model.state_dict(), os.path.join(out_dir, f'rank{rank}.pth'))
+    torch.save(params_of(model), os.path.join(out_dir, f'rank{rank}.pth'))
     dist.destroy_process_group()
 
 

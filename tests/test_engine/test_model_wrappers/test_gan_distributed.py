@@ -38,7 +38,7 @@ def test_two_processes_end_with_identical_weights(tmp_path):
         torch.load(tmp_path / f'rank{r}.pth', weights_only=True)
         for r in (0, 1)
     ]
-    # identical after the steps, G and D alike, buffers included
+    # identical weights after the steps, G and D alike
     assert final[0].keys() == final[1].keys()
     for key in final[0]:
         assert torch.allclose(final[0][key].float(), final[1][key].float(),

@@ -15,7 +15,8 @@ from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
 CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__))))), 'configs')
 
 
 def gan_config() -> Config:
