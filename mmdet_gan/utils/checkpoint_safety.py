@@ -41,18 +41,28 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list."""
 
 
+# HistoryBuffer's own statistics; ``_statistics_methods`` holds them only once
+# a HistoryBuffer has been created, custom ones once they are registered.
+_BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _allowed_statistics() -> List[str]:
+    return sorted(
+        set(_BUILTIN_STATISTICS) | set(HistoryBuffer._statistics_methods))
+
+
 def _checkpoint_getattr(obj: Any, name: str) -> Callable:
     """``builtins.getattr`` as seen by ``torch.load(weights_only=True)``.
 
     Only ``getattr(HistoryBuffer, <registered statistics method>)`` resolves;
     anything else is refused.
     """
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    if obj is HistoryBuffer and name in _allowed_statistics():
         return getattr(obj, name)
     raise UnsafeCheckpointError(
         f'checkpoint asks for getattr({obj!r}, {name!r}); only '
-        f'HistoryBuffer statistics methods '
-        f'{sorted(HistoryBuffer._statistics_methods)} are allowed')
+        f'HistoryBuffer statistics methods {_allowed_statistics()} are '
+        'allowed')
 
 
 def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
@@ -90,6 +100,21 @@ def unsafe_load_allowed() -> bool:
     return os.getenv(UNSAFE_LOAD_ENV, '0') == '1'
 
 
+def _unpickler_detail(message: str) -> str:
+    """The line of torch's weights-only error that says what failed."""
+    marker = 'WeightsUnpickler error:'
+    if marker in message:
+        message = message.split(marker, 1)[1]
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0] if lines else 'unknown unpickling error'
+
+
+def _needs_unsafe_globals(detail: str) -> bool:
+    """Whether a weights-only failure is a refused global (a file that
+    full pickle could load) rather than a damaged file."""
+    return 'global' in detail.lower() or 'getattr(' in detail
+
+
 def load_checkpoint_file(filename: str,
                          map_location: Optional[Union[str, Callable]] = None
                          ) -> Any:
@@ -116,12 +141,12 @@ def load_checkpoint_file(filename: str,
         return torch.load(
             filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if 'Weights only load failed' not in str(err) and not isinstance(
-                err, UnsafeCheckpointError):
+        detail = _unpickler_detail(str(err))
+        if not _needs_unsafe_globals(detail):
             raise CheckpointLoadError(
-                f'{filename} is not a readable checkpoint ({err}). It is '
-                'probably corrupted or not a PyTorch file: use another '
-                'checkpoint (e.g. an earlier epoch).') from err
+                f'{filename} is not a readable checkpoint ({detail}). It is '
+                'probably truncated or corrupted, or not a PyTorch file: use '
+                'another checkpoint (e.g. an earlier epoch).') from err
         if unsafe_load_allowed():
             warnings.warn(
                 f'Loading {filename} with weights_only=False because '
@@ -129,10 +154,9 @@ def load_checkpoint_file(filename: str,
                 'file; do it only for files you trust.')
             return torch.load(
                 filename, map_location=map_location, weights_only=False)
-        first_line = str(err).strip().splitlines()[0] if str(err) else ''
         raise UnsafeCheckpointError(
             f'Refused to load {filename}: it contains objects outside the '
-            f'safe allow-list ({first_line}). Unpickling them could run '
+            f'safe allow-list ({detail}). Unpickling them could run '
             'arbitrary code. If you trust this file, opt in explicitly with '
             f'--unsafe-load-checkpoint (or {UNSAFE_LOAD_ENV}=1).') from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as err:
