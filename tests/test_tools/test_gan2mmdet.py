@@ -4,6 +4,7 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
@@ -20,7 +21,7 @@ def r50_models():
             osp.join(REPO_ROOT, 'configs',
                      'gan_mask_rcnn_r50_fpn_1x_coco.py')).model)
     stock = MODELS.build(
-        Config.fromfile('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model)
+        get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model)
     return gan, stock
 
 
