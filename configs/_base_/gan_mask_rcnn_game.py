@@ -6,7 +6,7 @@
 # Both discriminators judge 28x28 RoI features pooled with Precise RoI
 # Pooling from the (detached) FPN levels P2-P5, fused by element-wise max
 # (reference). `levels` of MultiLevelMaxRoIExtractor pools fewer levels
-# (cheaper); `type='PrRoISingleRoIExtractor'` maps each box to one level by
+# (cheaper); `type='RegistrySingleRoIExtractor'` maps each box to one level by
 # its scale instead (MMDetection's convention).
 adv_roi_size = 28
 gan_adv_roi_extractor = dict(
@@ -31,7 +31,9 @@ gan_schedule = dict(
     disc_steps=1,
     disc_start_iter=0,
     adv_start_iter=0,
-    adv_warmup_iters=0)
+    adv_warmup_iters=0,
+    # a NaN/Inf loss of either player: 'skip' its step (logged) or 'stop'
+    nonfinite_loss='skip')
 
 # D: SGD, lr = G's lr / 5, bias lr x2 without weight decay (reference); the
 # param_scheduler of the config applies to both players.

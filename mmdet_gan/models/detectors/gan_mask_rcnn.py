@@ -1,9 +1,11 @@
 """GAN Mask R-CNN (Le et al., arXiv 2010.13757)."""
 import contextlib
+import logging
 from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
-from mmengine.logging import MessageHub
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
 
@@ -16,6 +18,7 @@ from ..roi_heads.adversarial_roi_head import ADV_INPUTS_PREFIX
 
 BRANCHES = ('box', 'mask')
 ORDERS = ('generator_first', 'discriminator_first')
+NONFINITE_POLICIES = ('skip', 'stop')
 
 
 @contextlib.contextmanager
@@ -67,6 +70,10 @@ class GANMaskRCNN(MaskRCNN):
               terms enter the generator loss (0).
             - ``adv_warmup_iters``: their weight then ramps linearly from 0
               to 1 over this many iterations (0 = no ramp).
+            - ``nonfinite_loss``: what a NaN/Inf loss of either player does:
+              ``'skip'`` (default) logs it with the iteration and skips that
+              player's step (no gradient reaches the weights), ``'stop'``
+              raises ``FloatingPointError``.
         Other args: as :class:`mmdet.models.MaskRCNN`.
     """
 
@@ -108,11 +115,16 @@ class GANMaskRCNN(MaskRCNN):
         self.disc_start_iter = int(gan_cfg.pop('disc_start_iter', 0))
         self.adv_start_iter = int(gan_cfg.pop('adv_start_iter', 0))
         self.adv_warmup_iters = int(gan_cfg.pop('adv_warmup_iters', 0))
+        self.nonfinite_loss = gan_cfg.pop('nonfinite_loss', 'skip')
         if gan_cfg:
             raise ValueError(
                 f'unknown gan_cfg keys {sorted(gan_cfg)}; allowed: order, '
                 'disc_steps, disc_start_iter, adv_start_iter, '
-                'adv_warmup_iters')
+                'adv_warmup_iters, nonfinite_loss')
+        if self.nonfinite_loss not in NONFINITE_POLICIES:
+            raise ValueError(
+                f'gan_cfg.nonfinite_loss must be one of {NONFINITE_POLICIES}'
+                f', got {self.nonfinite_loss!r}')
         if self.order not in ORDERS:
             raise ValueError(f'gan_cfg.order must be one of {ORDERS}, got '
                              f'{self.order!r}')
@@ -249,38 +261,56 @@ class GANMaskRCNN(MaskRCNN):
         log_vars = {}
         train_disc = cur_iter >= self.disc_start_iter
         if train_disc and self.order == 'discriminator_first':
-            log_vars.update(self._discriminator_step(adv_inputs,
-                                                     disc_wrapper))
+            log_vars.update(
+                self._discriminator_step(adv_inputs, disc_wrapper, cur_iter))
         weight = self.adv_weight(cur_iter)
         with gen_wrapper.optim_context(self):
             losses.update(
                 self.generator_adversarial_losses(adv_inputs, weight))
         parsed_loss, gen_log_vars = self.parse_losses(losses)
-        self._update_params(gen_wrapper, parsed_loss, self._generator_params())
+        self._update_params(gen_wrapper, parsed_loss,
+                            self._generator_params(), 'generator', cur_iter)
         gen_log_vars['adv_weight'] = torch.tensor(weight)
         if train_disc and self.order == 'generator_first':
-            log_vars.update(self._discriminator_step(adv_inputs,
-                                                     disc_wrapper))
+            log_vars.update(
+                self._discriminator_step(adv_inputs, disc_wrapper, cur_iter))
         gen_log_vars.update(log_vars)
         return gen_log_vars
 
     def _discriminator_step(self, adv_inputs: Dict[str, dict],
-                            disc_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+                            disc_wrapper: OptimWrapper,
+                            cur_iter: int) -> Dict[str, Tensor]:
         log_vars = {}
         for _ in range(self.disc_steps):
             with disc_wrapper.optim_context(self.discriminator):
                 losses = self.discriminator_losses(adv_inputs)
             parsed_loss, log_vars = self.parse_losses(losses)
             self._update_params(disc_wrapper, parsed_loss,
-                                self.discriminator.parameters())
+                                self.discriminator.parameters(),
+                                'discriminator', cur_iter)
         log_vars.pop('loss', None)
         return log_vars
 
-    @staticmethod
-    def _update_params(optim_wrapper: OptimWrapper, loss: Tensor,
-                       params: Iterator[nn.Parameter]) -> None:
+    def _update_params(self, optim_wrapper: OptimWrapper, loss: Tensor,
+                       params: Iterator[nn.Parameter], player: str,
+                       cur_iter: int) -> None:
         """``OptimWrapper.update_params`` with the player's gradients
-        averaged over processes before the step (distributed training)."""
+        averaged over processes before the step (distributed training), and
+        the ``nonfinite_loss`` policy applied first (decided jointly by all
+        processes, so none of them waits in a reduction the others skip)."""
+        if not _all_finite(loss):
+            message = (f'{player} loss is {loss.item()} at iteration '
+                       f'{cur_iter + 1}')
+            if self.nonfinite_loss == 'stop':
+                raise FloatingPointError(
+                    f'{message}; set model.gan_cfg.nonfinite_loss=\'skip\' '
+                    'to skip such steps, or lower the learning rate / '
+                    'adversarial weights')
+            print_log(f'{message}: skipped the {player} step (no gradient '
+                      'reached the weights)', logger='current',
+                      level=logging.WARNING)
+            optim_wrapper.zero_grad()
+            return
         loss = optim_wrapper.scale_loss(loss)
         optim_wrapper.backward(loss)
         if optim_wrapper.should_update():
@@ -307,6 +337,14 @@ class GANMaskRCNN(MaskRCNN):
                 '_delete_=True, constructor=\'GANOptimWrapperConstructor\', '
                 'generator=dict(...), discriminator=dict(...)) in the config')
         return optim_wrapper['generator'], optim_wrapper['discriminator']
+
+
+def _all_finite(loss: Tensor) -> bool:
+    """Whether ``loss`` is finite on every process."""
+    finite = torch.isfinite(loss.detach()).all().float().reshape(1)
+    if get_world_size() > 1:
+        all_reduce(finite, op='min')
+    return bool(finite.item())
 
 
 def _cur_iter() -> int:
