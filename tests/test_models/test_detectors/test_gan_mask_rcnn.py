@@ -271,3 +271,58 @@ class TestGANMaskRCNN(TestCase):
         unknown.gan_cfg.d_steps = 2
         with pytest.raises(ValueError, match='unknown gan_cfg keys'):
             MODELS.build(unknown)
+
+
+class TestNonFiniteLosses(TestCase):
+
+    def setUp(self):
+        register_all_modules()
+        MessageHub.get_instance('test_gan_nan').update_info('iter', 7)
+        torch.manual_seed(0)
+
+    def _poison(self, model, branch, disc_side):
+        loss = model.loss_adv[branch]
+        forward = loss.forward
+
+        def poisoned(real, fake, is_disc):
+            value = forward(real, fake, is_disc=is_disc)
+            return value * float('nan') if is_disc == disc_side else value
+
+        loss.forward = poisoned
+
+    def test_nan_discriminator_loss_skips_only_the_discriminator_step(self):
+        model, cfg = build_gan()
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        self._poison(model, 'box', disc_side=True)
+        gen_before = params_of(model.roi_head)
+        disc_before = params_of(model.discriminator)
+        log_vars = model.train_step(demo_batch(), optim_wrapper)
+        self.assertTrue(torch.isnan(log_vars['loss_adv_d_box']))
+        for name, value in params_of(model.discriminator).items():
+            self.assertTrue(torch.equal(value, disc_before[name]), name)
+        self.assertTrue(
+            any(not torch.equal(v, gen_before[n])
+                for n, v in params_of(model.roi_head).items()))
+        for param in model.discriminator.parameters():
+            self.assertIsNone(param.grad)
+
+    def test_nan_generator_loss_skips_the_generator_step(self):
+        model, cfg = build_gan()
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        self._poison(model, 'mask', disc_side=False)
+        gen_before = params_of(model)
+        model.train_step(demo_batch(), optim_wrapper)
+        for name, value in params_of(model).items():
+            if not name.startswith('discriminator.'):
+                self.assertTrue(torch.equal(value, gen_before[name]), name)
+            self.assertTrue(torch.isfinite(value).all(), name)
+
+    def test_stop_policy_raises_with_iteration(self):
+        model, cfg = build_gan(nonfinite_loss='stop')
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        self._poison(model, 'mask', disc_side=False)
+        with pytest.raises(FloatingPointError,
+                           match='generator loss is nan at iteration 8'):
+            model.train_step(demo_batch(), optim_wrapper)
+        with pytest.raises(ValueError, match='nonfinite_loss'):
+            build_gan(nonfinite_loss='ignore')
