@@ -15,7 +15,6 @@ torch is the one compiled against.
 import glob
 import os
 import os.path as osp
-
 from setuptools import setup
 
 CSRC = osp.join('ops', 'csrc')
@@ -36,33 +35,37 @@ def make_extensions() -> list:
         osp.abspath(osp.join(CSRC, 'common')),
         osp.abspath(osp.join(CSRC, 'pytorch')),
     ]
-    extra_compile_args = {'cxx': ['-O3', '-std=c++17']}
-    with_cuda = (torch.cuda.is_available()
-                 or os.getenv('FORCE_CUDA', '0') == '1')
+    # No -std flag: torch's BuildExtension adds the standard its headers
+    # need (C++20 for torch 2.13). -fopenmp: at::parallel_for is a header
+    # template that runs serially unless the extension is built with OpenMP.
+    extra_compile_args = {'cxx': ['-O3', '-fopenmp']}
+    extra_link_args = ['-fopenmp']
+    with_cuda = (
+        torch.cuda.is_available() or os.getenv('FORCE_CUDA', '0') == '1')
     if with_cuda:
         print('Compiling mmdet_gan._ext with CUDA')
         sources += sorted(
             glob.glob(osp.join(CSRC, 'pytorch', 'cuda', '*.cu')) +
             glob.glob(osp.join(CSRC, 'pytorch', 'cuda', '*.cpp')))
         include_dirs.append(osp.abspath(osp.join(CSRC, 'common', 'cuda')))
-        extra_compile_args['nvcc'] = ['-O3', '-std=c++17']
+        extra_compile_args['nvcc'] = ['-O3']
         return [
             CUDAExtension(
                 name='mmdet_gan._ext',
                 sources=sources,
                 include_dirs=include_dirs,
                 define_macros=[('MMDET_GAN_WITH_CUDA', None)],
-                extra_compile_args=extra_compile_args)
+                extra_compile_args=extra_compile_args,
+                extra_link_args=extra_link_args)
         ]
     print('Compiling mmdet_gan._ext only with CPU')
-    extra_compile_args['cxx'].append('-fopenmp')
     return [
         CppExtension(
             name='mmdet_gan._ext',
             sources=sources,
             include_dirs=include_dirs,
             extra_compile_args=extra_compile_args,
-            extra_link_args=['-fopenmp'])
+            extra_link_args=extra_link_args)
     ]
 
 

@@ -1,0 +1,164 @@
+# Copyright (c) mmdet-gan contributors. All rights reserved.
+"""Precise RoI Pooling (Jiang et al., ECCV 2018) on CPU and CUDA.
+
+Same signature and semantics as :func:`mmcv.ops.prroi_pool` /
+:class:`mmcv.ops.PrRoIPool` (which in mmcv 2.x have CUDA kernels only), so
+either can be swapped for the other. The compiled kernels live in
+``mmdet_gan._ext`` (sources in ``ops/csrc/``).
+"""
+import functools
+from types import ModuleType
+from typing import Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.autograd import Function
+from torch.autograd.function import once_differentiable
+from torch.nn.modules.utils import _pair
+
+_BUILD_HINT = (
+    'The compiled ops of mmdet_gan (mmdet_gan._ext) are not available. '
+    'Build them from the repository root with '
+    '`pip install --no-build-isolation -e .` (or `bash tools/setup_env.sh`, '
+    'which also sets up the environment); add FORCE_CUDA=1 to compile the '
+    'CUDA kernels. See DEVELOPERS.md.')
+
+
+@functools.lru_cache(maxsize=None)
+def _load_ext() -> ModuleType:
+    """Import ``mmdet_gan._ext`` on first use, with a build hint on failure.
+
+    Loading lazily keeps ``import mmdet_gan`` working (configs, tools, tests
+    that do not pool) in an environment where the extension is not built.
+    """
+    try:
+        from mmdet_gan import _ext
+    except ImportError as e:
+        raise ImportError(f'{_BUILD_HINT} (import error: {e})') from e
+    return _ext
+
+
+def _compute_dtype(tensor: Tensor) -> Tensor:
+    """Up-casts float16/bfloat16 (e.g. features under autocast) to float32."""
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        return tensor.float()
+    return tensor
+
+
+class PrRoIPoolFunction(Function):
+    """Autograd function of Precise RoI Pooling.
+
+    Each RoI, scaled by ``spatial_scale``, is split into ``output_size``
+    bins; a bin outputs the exact mean, over its area, of the bilinear
+    interpolation of the feature map (zero outside the map), computed in
+    closed form. Bins of zero area (also boxes with ``x2 < x1``) output 0.
+    The output is differentiable w.r.t. both the features and the RoI
+    coordinates; the batch-index column of ``rois`` gets a zero gradient.
+
+    float16/bfloat16 inputs (autocast) are computed and returned in float32;
+    otherwise ``features`` and ``rois`` must share a dtype (float32, or
+    float64 e.g. for gradcheck).
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type='cuda', cast_inputs=torch.float32)
+    def forward(ctx,
+                features: Tensor,
+                rois: Tensor,
+                output_size: Union[int, Tuple[int, int]],
+                spatial_scale: float = 1.0) -> Tensor:
+        """Pools ``features`` inside ``rois``.
+
+        Args:
+            features (Tensor): (N, C, H, W) feature maps.
+            rois (Tensor): (K, 5) RoIs as ``[batch_idx, x1, y1, x2, y2]`` in
+                the coordinates of the image, i.e. before ``spatial_scale``.
+            output_size (int | tuple[int, int]): ``(PH, PW)`` bins per RoI.
+            spatial_scale (float): Scale from image to feature-map
+                coordinates (``1 / stride``). Defaults to 1.0.
+
+        Returns:
+            Tensor: (K, C, PH, PW) pooled features.
+        """
+        ext = _load_ext()
+        pooled_height, pooled_width = (int(s) for s in _pair(output_size))
+        spatial_scale = float(spatial_scale)
+        features = _compute_dtype(features)
+        rois = _compute_dtype(rois)
+        output = ext.prroi_pool_forward(
+            features,
+            rois,
+            pooled_height=pooled_height,
+            pooled_width=pooled_width,
+            spatial_scale=spatial_scale)
+        ctx.params = dict(
+            pooled_height=pooled_height,
+            pooled_width=pooled_width,
+            spatial_scale=spatial_scale)
+        ctx.save_for_backward(features, rois, output)
+        return output
+
+    @staticmethod
+    @once_differentiable
+    @torch.amp.custom_bwd(device_type='cuda')
+    def backward(ctx, grad_output: Tensor) -> tuple:
+        """Gradients w.r.t. ``features`` (N, C, H, W) and ``rois`` (K, 5)."""
+        ext = _load_ext()
+        features, rois, output = ctx.saved_tensors
+        grad_output = grad_output.to(features.dtype)
+        grad_features = grad_rois = None
+        if ctx.needs_input_grad[0]:
+            grad_features = ext.prroi_pool_backward(grad_output, features,
+                                                    rois, **ctx.params)
+        if ctx.needs_input_grad[1]:
+            grad_rois = ext.prroi_pool_coor_backward(grad_output, output,
+                                                     features, rois,
+                                                     **ctx.params)
+        return grad_features, grad_rois, None, None
+
+
+prroi_pool = PrRoIPoolFunction.apply
+
+
+class PrRoIPool(nn.Module):
+    """Precise RoI Pooling layer, a CPU+CUDA drop-in for
+    :class:`mmcv.ops.PrRoIPool`.
+
+    Usable as ``roi_layer`` of MMDetection RoI extractors through
+    ``RegistrySingleRoIExtractor`` / ``MultiLevelMaxRoIExtractor`` (plain
+    ``SingleRoIExtractor`` resolves ``'PrRoIPool'`` to mmcv's CUDA-only op).
+
+    Args:
+        output_size (int | tuple[int, int]): ``(PH, PW)`` bins per RoI; an
+            int gives a square grid. Stored as a tuple.
+        spatial_scale (float): Scale from image to feature-map coordinates.
+            Defaults to 1.0.
+    """
+
+    def __init__(self,
+                 output_size: Union[int, Tuple[int, int]],
+                 spatial_scale: float = 1.0) -> None:
+        super().__init__()
+        self.output_size = tuple(int(s) for s in _pair(output_size))
+        self.spatial_scale = float(spatial_scale)
+
+    def forward(self, features: Tensor, rois: Tensor) -> Tensor:
+        """
+        Args:
+            features (Tensor): (N, C, H, W) feature maps.
+            rois (Tensor): (K, 5) RoIs as ``[batch_idx, x1, y1, x2, y2]``.
+
+        Returns:
+            Tensor: (K, C, PH, PW) pooled features, in the dtype of
+            ``features`` (float16 features, e.g. under autocast, are pooled
+            in float32 and the result cast back, as MMDetection's extractors
+            expect the output dtype of the features).
+        """
+        output = prroi_pool(features, rois, self.output_size,
+                            self.spatial_scale)
+        return output.to(features.dtype)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(output_size={self.output_size}, '
+                f'spatial_scale={self.spatial_scale})')
