@@ -1,0 +1,49 @@
+import os.path as osp
+
+import pytest
+
+from ..conftest import tiny_run_options
+from .tool_loader import REPO_ROOT, load_tool
+
+compare_runs = load_tool('analysis_tools/compare_runs.py')
+pytestmark = pytest.mark.slow
+
+
+def test_format_table_mean_spread_and_difference():
+    results = {
+        'base': [{'coco/segm_mAP': 0.30}, {'coco/segm_mAP': 0.32}],
+        'gan': [{'coco/segm_mAP': 0.33}, {'coco/segm_mAP': 0.36}],
+    }
+    table = compare_runs.format_table(results, [0, 1])
+    assert '| segm AP | 0.310 ± 0.014 | 0.345 ± 0.021 | 0.035 ± 0.007 |' \
+        in table
+    assert 'bbox AP' not in table  # metrics absent from the runs are skipped
+
+
+def test_one_seed_end_to_end(tiny_demo_data, tmp_path):
+    options = [
+        opt for opt in tiny_run_options(tiny_demo_data, max_epochs=1)
+        if not opt.startswith(('val_evaluator', 'test_evaluator',
+                               'default_hooks.checkpoint'))
+    ] + ['train_cfg.val_interval=1']
+    ann = osp.join(tiny_demo_data, 'annotations', 'instances_val.json')
+    options.append(f'val_evaluator.0.ann_file={ann}')
+    options.append(f'val_evaluator.1.ann_file={ann}')
+    work_dir = str(tmp_path / 'cmp')
+    table = compare_runs.main([
+        '--base',
+        osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py'), '--gan',
+        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py'),
+        '--seeds', '0', '--work-dir', work_dir, '--cfg-options', *options
+    ])
+    for name in ('segm AP', 'boundary AP', 'bbox AP'):
+        assert f'| {name} |' in table
+    for kind in ('base', 'gan'):
+        assert osp.isfile(osp.join(work_dir, f'{kind}_seed0', 'done'))
+    # a second call reuses the finished runs
+    assert compare_runs.main([
+        '--base',
+        osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py'), '--gan',
+        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py'),
+        '--seeds', '0', '--work-dir', work_dir
+    ]) == table

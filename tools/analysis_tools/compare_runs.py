@@ -1,0 +1,163 @@
+# Copyright (c) mmdet-gan contributors.
+"""Train a baseline and a GAN config on the same data with the same schedule
+for several seeds, evaluate both (COCO bbox + segm, Boundary AP), and print
+a table of mean and spread of each metric and the GAN - baseline difference.
+
+Usage:
+    python tools/analysis_tools/compare_runs.py \
+        --base configs/mask_rcnn_r18_fpn_demo.py \
+        --gan configs/gan_mask_rcnn_r18_fpn_demo.py \
+        --seeds 0 1 2 --work-dir work_dirs/compare
+
+Each run is ``tools/train.py`` in a subprocess on a small wrapper config that
+inherits the given one, sets ``randomness.seed`` and adds
+``BoundaryIoUMetric`` to the evaluators. Runs whose final metrics already
+exist in the work dir are not repeated, so an interrupted comparison resumes.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+METRICS = [
+    ('bbox AP', 'coco/bbox_mAP'),
+    ('bbox AP50', 'coco/bbox_mAP_50'),
+    ('segm AP', 'coco/segm_mAP'),
+    ('segm AP50', 'coco/segm_mAP_50'),
+    ('segm AP75', 'coco/segm_mAP_75'),
+    ('segm APs', 'coco/segm_mAP_s'),
+    ('segm APm', 'coco/segm_mAP_m'),
+    ('segm APl', 'coco/segm_mAP_l'),
+    ('boundary AP', 'coco/boundary_AP'),
+    ('boundary AP50', 'coco/boundary_AP50'),
+    ('boundary AP75', 'coco/boundary_AP75'),
+]
+
+WRAPPER_TEMPLATE = """_base_ = {config!r}
+randomness = dict(seed={seed}, deterministic=False)
+val_evaluator = [
+    {{{{_base_.val_evaluator}}}},
+    dict(type='BoundaryIoUMetric', ann_file={ann_file!r}, dilation_ratio=0.02),
+]
+test_evaluator = val_evaluator
+default_hooks = dict(checkpoint=dict(save_best=None, max_keep_ckpts=1))
+"""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Compare a baseline and a GAN config over several seeds')
+    parser.add_argument('--base', default='configs/mask_rcnn_r18_fpn_demo.py')
+    parser.add_argument(
+        '--gan', default='configs/gan_mask_rcnn_r18_fpn_demo.py')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--work-dir', default='work_dirs/compare_runs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='extra --cfg-options passed to both runs (e.g. a shorter '
+        'schedule: train_cfg.max_epochs=4)')
+    parser.add_argument(
+        '--out', help='also write the table (markdown) to this file')
+    return parser.parse_args(argv)
+
+
+def final_metrics(work_dir: str) -> Optional[Dict[str, float]]:
+    """The metrics of the last validation in a run's scalar logs."""
+    last = None
+    if not osp.isdir(work_dir):
+        return None
+    for run in sorted(os.listdir(work_dir)):
+        log = osp.join(work_dir, run, 'vis_data', 'scalars.json')
+        if not osp.isfile(log):
+            continue
+        with open(log) as f:
+            for line in f:
+                record = json.loads(line)
+                if any(key.startswith('coco/') for key in record):
+                    last = record
+    return last
+
+
+def train_one(config: str, seed: int, work_dir: str,
+              cfg_options: List[str]) -> Dict[str, float]:
+    metrics = final_metrics(work_dir)
+    if metrics is not None and osp.isfile(osp.join(work_dir, 'done')):
+        print(f'[compare_runs] {work_dir}: done before, reusing its metrics')
+        return metrics
+    from mmengine.config import Config
+    base_cfg = Config.fromfile(config)
+    ann_file = base_cfg.val_evaluator['ann_file']
+    os.makedirs(work_dir, exist_ok=True)
+    wrapper = osp.join(work_dir, f'seed{seed}_{osp.basename(config)}')
+    with open(wrapper, 'w') as f:
+        f.write(
+            WRAPPER_TEMPLATE.format(
+                config=osp.abspath(config), seed=seed, ann_file=ann_file))
+    cmd = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'), wrapper, '--work-dir',
+        work_dir
+    ]
+    if cfg_options:
+        cmd += ['--cfg-options', *cfg_options]
+    print('[compare_runs] ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    metrics = final_metrics(work_dir)
+    if metrics is None:
+        raise RuntimeError(f'{work_dir}: training finished without a '
+                           'validation: set train_cfg.val_interval so the '
+                           'last epoch is evaluated')
+    open(osp.join(work_dir, 'done'), 'w').close()
+    return metrics
+
+
+def summarise(values: List[float]) -> str:
+    mean = statistics.mean(values)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.
+    return f'{mean:.3f} ± {spread:.3f}'
+
+
+def format_table(results: Dict[str, List[Dict[str, float]]],
+                 seeds: List[int]) -> str:
+    """Markdown table: mean ± std over seeds and the mean difference."""
+    lines = [
+        f'| metric (mean ± std over seeds {seeds}) | baseline | GAN | '
+        'GAN - baseline |', '| --- | --- | --- | --- |'
+    ]
+    for name, key in METRICS:
+        base = [m[key] for m in results['base'] if key in m]
+        gan = [m[key] for m in results['gan'] if key in m]
+        if not base or not gan:
+            continue
+        diffs = [g - b for g, b in zip(gan, base)]
+        lines.append(f'| {name} | {summarise(base)} | {summarise(gan)} | '
+                     f'{summarise(diffs)} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    results = {'base': [], 'gan': []}
+    for seed in args.seeds:
+        for kind, config in (('base', args.base), ('gan', args.gan)):
+            work_dir = osp.join(args.work_dir, f'{kind}_seed{seed}')
+            results[kind].append(
+                train_one(config, seed, work_dir, args.cfg_options))
+    table = format_table(results, args.seeds)
+    print(table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(table + '\n')
+    return table
+
+
+if __name__ == '__main__':
+    main()
