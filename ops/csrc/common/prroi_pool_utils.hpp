@@ -23,7 +23,7 @@
 //   d out / d x1 = (out - mean of f on the left edge) / (x2 - x1)
 // (same for y), because d/dx2 of the integral is the line integral of f
 // along the edge x = x2. f is continuous, so these are exact everywhere.
-// Bin edges are affine in the RoI's corners; coord_grad_chain applies the
+// Bin edges are affine in the RoI's corners; edge_grad_coeffs folds in the
 // chain rule.
 #ifndef PRROI_POOL_UTILS_HPP
 #define PRROI_POOL_UTILS_HPP
@@ -243,48 +243,28 @@ HOST_DEVICE_INLINE T horizontal_edge_mean(const T* plane, int height,
   return sum * inv_w;
 }
 
-// Gradient of one bin mean w.r.t. its own edges, into
-// d[0..3] = (left, top, right, bottom):
-//   d out / d right = (mean of f on the right edge - out) / bin width, etc.
-// Every input is pre-multiplied by the output gradient (g_out = grad * out,
-// g_left = grad * mean of f on the left edge, ...); being linear in them,
-// the function also takes their sums over channels.
+// Coordinate gradient of one bin mean, along one axis. For bin p of P,
+// with low edge c1' + p / P * (c2' - c1'), high edge
+// c1' + (p + 1) / P * (c2' - c1') (c' = spatial_scale * c) and inverse
+// size inv:
+//   d out / d low = (out - low_mean) * inv,
+//   d out / d high = (high_mean - out) * inv,
+// so, by the chain rule, d out / d c1 = spatial_scale *
+// (out * k[0] + low_mean * k[1] + high_mean * k[2]) and d out / d c2 =
+// spatial_scale * (out * k[3] + low_mean * k[4] + high_mean * k[5]).
+// low_mean/high_mean: means of f on the bin's two edges across this axis.
+// The k depend on the bin only, so drivers can hoist them out of channel
+// loops.
 template <typename T>
-HOST_DEVICE_INLINE void bin_edge_grads(T g_out, T g_left, T g_top, T g_right,
-                                       T g_bottom, T inv_w, T inv_h, T* d) {
-  d[0] = (g_out - g_left) * inv_w;
-  d[1] = (g_out - g_top) * inv_h;
-  d[2] = (g_right - g_out) * inv_w;
-  d[3] = (g_bottom - g_out) * inv_h;
-}
-
-// How the edges of bin p (of P along an axis) move with the RoI's corners:
-// its low edge is c1 + p / P * (c2 - c1) and its high edge
-// c1 + (p + 1) / P * (c2 - c1). w = (d low / d c1, d low / d c2,
-// d high / d c1, d high / d c2).
-template <typename T>
-HOST_DEVICE_INLINE void edge_chain_weights(int p, int bins, T* w) {
+HOST_DEVICE_INLINE void edge_grad_coeffs(int p, int bins, T inv, T* k) {
   const T lo = T(p) / T(bins), hi = T(p + 1) / T(bins);
-  w[0] = T(1) - lo;
-  w[1] = lo;
-  w[2] = T(1) - hi;
-  w[3] = hi;
-}
-
-// Chain rule from the edges of bin (ph, pw) to the RoI's (x1, y1, x2, y2)
-// in image coordinates (x' = spatial_scale * x): adds to acc[0..3].
-// d: bin_edge_grads.
-template <typename T>
-HOST_DEVICE_INLINE void coord_grad_chain(const T* d, int ph, int pw,
-                                         int pooled_height, int pooled_width,
-                                         T spatial_scale, T* acc) {
-  T wx[4], wy[4];
-  edge_chain_weights(pw, pooled_width, wx);
-  edge_chain_weights(ph, pooled_height, wy);
-  acc[0] += spatial_scale * (d[0] * wx[0] + d[2] * wx[2]);
-  acc[1] += spatial_scale * (d[1] * wy[0] + d[3] * wy[2]);
-  acc[2] += spatial_scale * (d[0] * wx[1] + d[2] * wx[3]);
-  acc[3] += spatial_scale * (d[1] * wy[1] + d[3] * wy[3]);
+  // d low / d c1 = 1 - lo, d low / d c2 = lo; d high / d c1 = 1 - hi, ...
+  k[0] = inv * ((T(1) - lo) - (T(1) - hi));
+  k[1] = -inv * (T(1) - lo);
+  k[2] = inv * (T(1) - hi);
+  k[3] = inv * (lo - hi);
+  k[4] = -inv * lo;
+  k[5] = inv * hi;
 }
 
 // ---------------------------------------------------------------------------
@@ -374,11 +354,14 @@ HOST_DEVICE_INLINE void coord_backward_element(
                                      inv_w);
   const T bottom = horizontal_edge_mean(plane, height, width, yhi, xlo, xhi,
                                         inv_w);
-  T d[4];
-  bin_edge_grads(grad * output[index], grad * left, grad * top, grad * right,
-                 grad * bottom, inv_w, inv_h, d);
-  coord_grad_chain(d, o.ph, o.pw, pooled_height, pooled_width, spatial_scale,
-                   acc);
+  T kx[6], ky[6];
+  edge_grad_coeffs(o.pw, pooled_width, inv_w, kx);
+  edge_grad_coeffs(o.ph, pooled_height, inv_h, ky);
+  const T out = output[index], gs = grad * spatial_scale;
+  acc[0] += gs * (out * kx[0] + left * kx[1] + right * kx[2]);
+  acc[1] += gs * (out * ky[0] + top * ky[1] + bottom * ky[2]);
+  acc[2] += gs * (out * kx[3] + left * kx[4] + right * kx[5]);
+  acc[3] += gs * (out * ky[3] + top * ky[4] + bottom * ky[5]);
 }
 
 }  // namespace prroi

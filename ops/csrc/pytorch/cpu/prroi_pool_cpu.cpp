@@ -46,6 +46,7 @@ struct AxisPlan {
   std::vector<T> tap_weight;    // (bins + 1, 2), 0 for a missing tap
   std::vector<int> taps;        // distinct tap indices, sorted
   std::vector<int> tap_slot;    // (bins + 1, 2) position in `taps`
+  std::vector<T> grad_coeffs;   // (6, bins) prroi::edge_grad_coeffs
 
   // Bin p spans [origin + p * bin, origin + (p + 1) * bin], as in RoIGrid.
   void build(T origin, T bin, int bins, int size) {
@@ -84,6 +85,12 @@ struct AxisPlan {
         tap_weight[2 * p + q] = prroi::hat(x - T(s + q));
         if (tap_weight[2 * p + q] != T(0)) taps.push_back(s + q);
       }
+    }
+    grad_coeffs.resize(6 * bins);
+    for (int p = 0; p < bins; ++p) {
+      T k[6];
+      prroi::edge_grad_coeffs(p, bins, bin_inv[p], k);
+      for (int q = 0; q < 6; ++q) grad_coeffs[q * bins + p] = k[q];
     }
     // Edges are increasing, so taps is sorted up to duplicates.
     taps.erase(std::unique(taps.begin(), taps.end()), taps.end());
@@ -246,12 +253,6 @@ void coor_backward_separable(const T* grad_output, const T* output,
   const std::vector<RoIPlan<T>> plans = build_plans(
       rois, num_rois, pooled_height, pooled_width, spatial_scale, height,
       width);
-  // Chain-rule weights of the bins' edges, (bins, 4) per axis.
-  std::vector<T> chain_x(4 * pooled_width), chain_y(4 * pooled_height);
-  for (int p = 0; p < pooled_width; ++p)
-    prroi::edge_chain_weights(p, pooled_width, chain_x.data() + 4 * p);
-  for (int p = 0; p < pooled_height; ++p)
-    prroi::edge_chain_weights(p, pooled_height, chain_y.data() + 4 * p);
   const int num_threads = at::get_num_threads();
   std::vector<T> partial(static_cast<size_t>(num_threads) * num_rois * 4,
                          T(0));
@@ -263,6 +264,8 @@ void coor_backward_separable(const T* grad_output, const T* output,
                               pooled_width);
     std::vector<T> line_buf(std::max(width, 1));  // reduced row / tap cols
     std::vector<T> row_dots;  // (#y taps, PW)
+    // per-column partial sums of the 4 coordinate gradients, (4, PW)
+    std::vector<T> sums(4 * pooled_width);
     for (int64_t c = c_begin; c < c_end; ++c) {
       for (int64_t k = 0; k < num_rois; ++k) {
         const RoIPlan<T>& plan = plans[k];
@@ -332,35 +335,49 @@ void coor_backward_separable(const T* grad_output, const T* output,
             for (int pw = 0; pw < pooled_width; ++pw) h[pw] += tw * dots[pw];
           }
         }
-        // Edge gradients of every bin, through the chain rule (the
-        // expanded form of prroi::coord_grad_chain, with its weights
-        // precomputed per axis).
-        T sx1 = T(0), sy1 = T(0), sx2 = T(0), sy2 = T(0);
+        // Coordinate gradients: grad * (out * k0 + low edge * k1 + high
+        // edge * k2) per bin and axis (prroi::edge_grad_coeffs), summed in
+        // per-column lanes so the loop over pw vectorises.
+        const T* kx = px.grad_coeffs.data();
+        const T* ky = py.grad_coeffs.data();
+        std::fill(sums.begin(), sums.end(), T(0));
+        T* __restrict__ s_x1 = sums.data();
+        T* __restrict__ s_y1 = s_x1 + pooled_width;
+        T* __restrict__ s_x2 = s_y1 + pooled_width;
+        T* __restrict__ s_y2 = s_x2 + pooled_width;
+        const T* kx0 = kx;
+        const T *kx1 = kx0 + pooled_width, *kx2 = kx1 + pooled_width,
+                *kx3 = kx2 + pooled_width, *kx4 = kx3 + pooled_width,
+                *kx5 = kx4 + pooled_width;
         for (int ph = 0; ph < pooled_height; ++ph) {
           const int r = ph * pooled_width;
+          const T* gr = g + r;
+          const T* orow = o + r;
           const T* v = vertical.data() + ph * v_stride;
           const T* ht = horizontal.data() + r;
           const T* hb = ht + pooled_width;
-          const T* cy = chain_y.data() + 4 * ph;
-          const T inv_h = py.bin_inv[ph];
+          const T ky0 = ky[ph], ky1 = ky[pooled_height + ph],
+                  ky2 = ky[2 * pooled_height + ph],
+                  ky3 = ky[3 * pooled_height + ph],
+                  ky4 = ky[4 * pooled_height + ph],
+                  ky5 = ky[5 * pooled_height + ph];
           for (int pw = 0; pw < pooled_width; ++pw) {
-            const T gv = g[r + pw];
-            T d[4];
-            prroi::bin_edge_grads(gv * o[r + pw], gv * v[pw], gv * ht[pw],
-                                  gv * v[pw + 1], gv * hb[pw],
-                                  px.bin_inv[pw], inv_h, d);
-            const T* cx = chain_x.data() + 4 * pw;
-            sx1 += d[0] * cx[0] + d[2] * cx[2];
-            sx2 += d[0] * cx[1] + d[2] * cx[3];
-            sy1 += d[1] * cy[0] + d[3] * cy[2];
-            sy2 += d[1] * cy[1] + d[3] * cy[3];
+            const T go = gr[pw] * orow[pw], gl = gr[pw] * v[pw],
+                    gri = gr[pw] * v[pw + 1], gt = gr[pw] * ht[pw],
+                    gb = gr[pw] * hb[pw];
+            s_x1[pw] += go * kx0[pw] + gl * kx1[pw] + gri * kx2[pw];
+            s_x2[pw] += go * kx3[pw] + gl * kx4[pw] + gri * kx5[pw];
+            s_y1[pw] += go * ky0 + gt * ky1 + gb * ky2;
+            s_y2[pw] += go * ky3 + gt * ky4 + gb * ky5;
           }
         }
         T* acc = acc_all + k * 4;
-        acc[0] += sx1 * spatial_scale;
-        acc[1] += sy1 * spatial_scale;
-        acc[2] += sx2 * spatial_scale;
-        acc[3] += sy2 * spatial_scale;
+        for (int q = 0; q < 4; ++q) {
+          T total = T(0);
+          for (int pw = 0; pw < pooled_width; ++pw)
+            total += sums[q * pooled_width + pw];
+          acc[q] += total * spatial_scale;
+        }
       }
     }
   });
