@@ -45,3 +45,15 @@ gan_discriminator_optim_wrapper = dict(
 
 # MMEngine's default DDP wrapper never calls the model's train_step.
 model_wrapper_cfg = dict(type='GANDistributedDataParallel')
+
+# Reliability (mmdet_gan/engine/hooks): checkpoints keep the random
+# generators and --resume restores them (RNGStateHook); a single-optimizer
+# optim_wrapper or the default DDP wrapper fails before the first iteration
+# (GANTrainCheckHook); annotations that would fail mid-epoch or shift labels
+# stop the run first (DatasetCheckHook). A config that sets its own
+# custom_hooks replaces this list: keep these three in it.
+custom_hooks = [
+    dict(type='RNGStateHook'),
+    dict(type='GANTrainCheckHook'),
+    dict(type='DatasetCheckHook')
+]
