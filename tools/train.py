@@ -10,6 +10,7 @@ from mmdet.registry import RUNNERS
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import mmdet_gan  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmdet_gan.utils.dataset_check import explain_dataset_error
 from mmdet_gan.utils.launch import (allow_unsafe_checkpoint_load, enable_amp,
                                     resolve_work_dir, setup_cpu_distributed)
 
@@ -104,7 +105,15 @@ def main(argv=None):
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except ValueError as err:
+        # e.g. an empty dataset fails inside the runner with numpy's
+        # "need at least one array to concatenate"
+        explained = explain_dataset_error(err, cfg.train_dataloader.dataset)
+        if explained is None:
+            raise
+        raise explained from err
 
 
 if __name__ == '__main__':

@@ -45,7 +45,7 @@ class GANTrainCheckHook(Hook):
             return
         try:
             # the check (and the message) train_step itself applies
-            model._player_wrappers(optim_wrapper)
+            model.check_optim_wrapper(optim_wrapper)
         except TypeError as err:
             # a ValueError, like the optim wrapper constructor's errors
             # (Runner.call_hook re-raises TypeErrors with the hook's repr

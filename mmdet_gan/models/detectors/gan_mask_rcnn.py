@@ -105,6 +105,7 @@ class GANMaskRCNN(MaskRCNN):
             branch: MODELS.build(cfg)
             for branch, cfg in discriminator.items() if cfg is not None
         })
+        self._check_discriminator_inputs()
         self.loss_adv = nn.ModuleDict({
             branch: MODELS.build(loss_adv[branch])
             for branch in self.discriminator
@@ -164,6 +165,29 @@ class GANMaskRCNN(MaskRCNN):
                     f'model.discriminator.{branch} and '
                     f'model.roi_head.adv_{branch}_roi_extractor must be set '
                     'together (both or neither)')
+
+    def _check_discriminator_inputs(self) -> None:
+        """Each discriminator's ``roi_size`` / ``in_channels`` must match
+        what its RoI extractor pools, or the first forward would fail."""
+        for branch, disc in self.discriminator.items():
+            extractor = getattr(self.roi_head, f'adv_{branch}_roi_extractor')
+            out_size = tuple(extractor.roi_layers[0].output_size) if hasattr(
+                extractor.roi_layers[0], 'output_size') else None
+            roi_size = getattr(disc, 'roi_size', None)
+            if out_size is not None and roi_size is not None and \
+                    out_size != (roi_size, roi_size):
+                raise ValueError(
+                    f'model.discriminator.{branch}.roi_size={roi_size} but '
+                    f'model.roi_head.adv_{branch}_roi_extractor pools '
+                    f'{out_size}: set both to the same size')
+            in_channels = getattr(disc, 'in_channels', None)
+            if in_channels is not None and \
+                    in_channels != extractor.out_channels:
+                raise ValueError(
+                    f'model.discriminator.{branch}.in_channels={in_channels}'
+                    f' but model.roi_head.adv_{branch}_roi_extractor has '
+                    f'out_channels={extractor.out_channels}: set both to the '
+                    'FPN channels')
 
     # ------------------------------------------------------------------
     # losses
@@ -252,7 +276,7 @@ class GANMaskRCNN(MaskRCNN):
         Returns:
             dict[str, Tensor]: log variables of both players.
         """
-        gen_wrapper, disc_wrapper = self._player_wrappers(optim_wrapper)
+        gen_wrapper, disc_wrapper = self.check_optim_wrapper(optim_wrapper)
         cur_iter = _cur_iter()
         data = self.data_preprocessor(data, True)
         with gen_wrapper.optim_context(self):
@@ -324,9 +348,11 @@ class GANMaskRCNN(MaskRCNN):
                 yield from child.parameters()
 
     @staticmethod
-    def _player_wrappers(
+    def check_optim_wrapper(
         optim_wrapper: OptimWrapperDict
     ) -> Tuple[OptimWrapper, OptimWrapper]:
+        """The ``generator`` and ``discriminator`` wrappers of
+        ``optim_wrapper``; ``TypeError`` saying what to set otherwise."""
         if not isinstance(optim_wrapper, OptimWrapperDict) or any(
                 key not in optim_wrapper
                 for key in ('generator', 'discriminator')):

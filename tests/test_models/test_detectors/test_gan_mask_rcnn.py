@@ -326,3 +326,14 @@ class TestNonFiniteLosses(TestCase):
             model.train_step(demo_batch(), optim_wrapper)
         with pytest.raises(ValueError, match='nonfinite_loss'):
             build_gan(nonfinite_loss='ignore')
+
+
+def test_discriminator_size_must_match_its_extractor():
+    cfg = gan_config()
+    cfg.model.discriminator.box.roi_size = 56
+    with pytest.raises(ValueError, match='roi_size=56'):
+        MODELS.build(cfg.model)
+    cfg = gan_config()
+    cfg.model.discriminator.mask.in_channels = 128
+    with pytest.raises(ValueError, match='in_channels=128'):
+        MODELS.build(cfg.model)
