@@ -1,0 +1,137 @@
+# Stock MMDetection Mask R-CNN, ResNet-18 + FPN, on the synthetic demo data
+# (tools/dataset_converters/create_demo_dataset.py -> data/demo/). This is
+# the baseline that the GAN Mask R-CNN demo config is compared against.
+_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+
+custom_imports = dict(imports=['mmdet_gan'], allow_failed_imports=False)
+default_scope = 'mmdet'
+
+# mmdet_gan.datasets.DEMO_CLASSES / DEMO_PALETTE
+classes = ('ellipse', 'ring', 'star', 'crescent')
+palette = [(220, 20, 60), (0, 130, 230), (250, 170, 30), (60, 180, 75)]
+metainfo = dict(classes=classes, palette=palette)
+num_classes = len(classes)
+img_scale = (192, 192)  # the native size of the demo images
+
+# Width of FPN and of the RoI heads: 128 instead of 256 halves the cost of
+# every head (the RoI heads dominate on 192x192 images) and is plenty for
+# four shape classes. Configs inheriting this one read it as
+# {{_base_.fpn_channels}} (e.g. for the discriminators' in_channels).
+fpn_channels = 256
+
+# No pretrained weights are reachable from this machine, so the demo trains
+# ResNet-18 from scratch: no init_cfg, every stage trainable, BN in training
+# mode (statistics updated).
+model = dict(
+    backbone=dict(
+        depth=18,
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=fpn_channels),
+    rpn_head=dict(
+        in_channels=fpn_channels,
+        feat_channels=fpn_channels,
+        # Objects are 12-96 px: anchors of 16-256 px (4 x stride) instead of
+        # 32-512 px, so the smallest ones get a positive anchor.
+        anchor_generator=dict(scales=[4])),
+    roi_head=dict(
+        # sampling_ratio=2: a fixed 2x2 samples per bin. The adaptive
+        # default (0) samples large RoIs densely, and mmcv's CPU RoIAlign
+        # backward is the slowest op of the model.
+        bbox_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=fpn_channels),
+        mask_roi_extractor=dict(
+            roi_layer=dict(sampling_ratio=2), out_channels=fpn_channels),
+        bbox_head=dict(
+            in_channels=fpn_channels,
+            fc_out_channels=512,
+            num_classes=num_classes),
+        mask_head=dict(
+            in_channels=fpn_channels,
+            conv_out_channels=fpn_channels,
+            num_classes=num_classes)),
+    # A handful of objects per small image: fewer proposals and RoIs.
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=500),
+        rcnn=dict(sampler=dict(num=64))),
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=500)))
+
+data_root = 'data/demo/'
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    # Identity on 192x192 images; sets the scale_factor the heads need.
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    # The shapes have no orientation: flip both ways.
+    dict(
+        type='RandomFlip',
+        prob=[0.25, 0.25],
+        direction=['horizontal', 'vertical']),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(
+        data_root=data_root,
+        metainfo=metainfo,
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='val/'),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    ann_file=data_root + 'annotations/instances_val.json',
+    metric=['bbox', 'segm'])
+test_evaluator = val_evaluator
+
+# Schedule: about 10 min on 2 CPU cores (see the README for measurements).
+max_epochs = 16
+train_cfg = dict(max_epochs=max_epochs, val_interval=4)
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+    clip_grad=dict(max_norm=35, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=200),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[12, 15],
+        gamma=0.1)
+]
+
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(
+        interval=4,
+        max_keep_ckpts=2,
+        save_best='coco/segm_mAP',
+        rule='greater'))
+randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
