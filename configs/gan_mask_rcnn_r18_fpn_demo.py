@@ -15,6 +15,7 @@ model = dict(
     discriminator={{_base_.gan_discriminator}},
     loss_adv={{_base_.gan_loss_adv}},
     gan_cfg={{_base_.gan_schedule}})
+custom_hooks = {{_base_.gan_custom_hooks}}
 
 optim_wrapper = dict(
     _delete_=True,

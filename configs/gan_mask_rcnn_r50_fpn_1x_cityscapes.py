@@ -15,6 +15,7 @@ model = dict(
     discriminator={{_base_.gan_discriminator}},
     loss_adv={{_base_.gan_loss_adv}},
     gan_cfg={{_base_.gan_schedule}})
+custom_hooks = {{_base_.gan_custom_hooks}}
 
 # Same optimizer as the base config (SGD, lr 0.01), split into two players.
 optim_wrapper = dict(

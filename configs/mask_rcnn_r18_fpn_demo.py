@@ -135,3 +135,6 @@ default_hooks = dict(
         rule='greater'))
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+# Exact resume (RNG states saved in checkpoints) and a dataset check before
+# the first iteration (mmdet_gan hooks).
+custom_hooks = [dict(type='RNGStateHook'), dict(type='DatasetCheckHook')]

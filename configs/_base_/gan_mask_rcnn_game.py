@@ -51,8 +51,11 @@ model_wrapper_cfg = dict(type='GANDistributedDataParallel')
 # optim_wrapper or the default DDP wrapper fails before the first iteration
 # (GANTrainCheckHook); annotations that would fail mid-epoch or shift labels
 # stop the run first (DatasetCheckHook). A config that sets its own
-# custom_hooks replaces this list: keep these three in it.
-custom_hooks = [
+# Exact resume (RNG states in checkpoints) and checks before the first
+# iteration. The GAN configs set `custom_hooks = {{_base_.gan_custom_hooks}}`
+# (a plain `custom_hooks` here would clash with a base config's own list);
+# a config that replaces custom_hooks should keep these three in it.
+gan_custom_hooks = [
     dict(type='RNGStateHook'),
     dict(type='GANTrainCheckHook'),
     dict(type='DatasetCheckHook')
