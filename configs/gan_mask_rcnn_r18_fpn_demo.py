@@ -4,24 +4,44 @@
 # changed.
 _base_ = ['./mask_rcnn_r18_fpn_demo.py', './_base_/gan_mask_rcnn_game.py']
 
+# The demo's FPN is 128 channels wide (see the baseline config).
+adv_roi_extractor = dict(
+    type='MultiLevelMaxRoIExtractor',
+    roi_layer=dict(type='PrRoIPool', output_size=28),
+    out_channels={{_base_.fpn_channels}},
+    featmap_strides=[4, 8, 16, 32])
 model = dict(
     type='GANMaskRCNN',
     roi_head=dict(
         type='AdversarialRoIHead',
-        adv_box_roi_extractor={{_base_.gan_adv_roi_extractor}},
-        adv_mask_roi_extractor={{_base_.gan_adv_roi_extractor}},
+        adv_box_roi_extractor=adv_roi_extractor,
+        adv_mask_roi_extractor=adv_roi_extractor,
         # Bounds the adversarial branch's cost on CPU.
         num_adv_samples=64),
-    discriminator={{_base_.gan_discriminator}},
+    discriminator=dict(
+        box=dict(
+            type='BoxDiscriminator',
+            in_channels={{_base_.fpn_channels}},
+            roi_size=28),
+        mask=dict(
+            type='MaskDiscriminator',
+            in_channels={{_base_.fpn_channels}},
+            roi_size=28)),
     loss_adv={{_base_.gan_loss_adv}},
     gan_cfg={{_base_.gan_schedule}})
 custom_hooks = {{_base_.gan_custom_hooks}}
 
+# Same optimizer as the baseline for the generator; the discriminators use
+# the same kind, at 1/5 of its lr (reference ratio).
 optim_wrapper = dict(
     _delete_=True,
     constructor='GANOptimWrapperConstructor',
     generator=dict(
         type='OptimWrapper',
-        optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+        optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
         clip_grad=dict(max_norm=35, norm_type=2)),
-    discriminator={{_base_.gan_discriminator_optim_wrapper}})
+    discriminator=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', weight_decay=1e-4),
+        lr_factor=0.2,
+        paramwise_cfg=dict(bias_decay_mult=0.)))

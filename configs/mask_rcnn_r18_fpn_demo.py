@@ -17,7 +17,7 @@ img_scale = (192, 192)  # the native size of the demo images
 # every head (the RoI heads dominate on 192x192 images) and is plenty for
 # four shape classes. Configs inheriting this one read it as
 # {{_base_.fpn_channels}} (e.g. for the discriminators' in_channels).
-fpn_channels = 256
+fpn_channels = 128
 
 # No pretrained weights are reachable from this machine, so the demo trains
 # ResNet-18 from scratch: no init_cfg, every stage trainable, BN in training
@@ -107,12 +107,16 @@ val_evaluator = dict(
 test_evaluator = val_evaluator
 
 # Schedule: about 10 min on 2 CPU cores (see the README for measurements).
-max_epochs = 16
+# Schedule: 12 epochs of 60 iterations (batch 4). AdamW trains the
+# from-scratch ResNet-18 much faster than SGD here (measured on this data:
+# segm AP 0.17 after 12 epochs vs 0.01 for SGD lr 0.02 after 4 and a
+# plateau at loss_cls 0.62); timings and AP in the README.
+max_epochs = 12
 train_cfg = dict(max_epochs=max_epochs, val_interval=4)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
@@ -122,7 +126,7 @@ param_scheduler = [
         begin=0,
         end=max_epochs,
         by_epoch=True,
-        milestones=[12, 15],
+        milestones=[9, 11],
         gamma=0.1)
 ]
 
@@ -135,6 +139,7 @@ default_hooks = dict(
         rule='greater'))
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+
 # Exact resume (RNG states saved in checkpoints) and a dataset check before
 # the first iteration (mmdet_gan hooks).
 custom_hooks = [dict(type='RNGStateHook'), dict(type='DatasetCheckHook')]

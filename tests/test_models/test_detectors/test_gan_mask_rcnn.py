@@ -334,6 +334,6 @@ def test_discriminator_size_must_match_its_extractor():
     with pytest.raises(ValueError, match='roi_size=56'):
         MODELS.build(cfg.model)
     cfg = gan_config()
-    cfg.model.discriminator.mask.in_channels = 128
-    with pytest.raises(ValueError, match='in_channels=128'):
+    cfg.model.discriminator.mask.in_channels = 64
+    with pytest.raises(ValueError, match="in_channels=64"):
         MODELS.build(cfg.model)
