@@ -4,10 +4,12 @@ from typing import Dict, Union
 import torch
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapperDict
+from mmengine.registry import MODEL_WRAPPERS
 
-from mmdet.registry import MODEL_WRAPPERS
 
-
+# Registered in MMEngine's root registry: ``Runner.wrap_model`` looks the
+# wrapper type up with ``MODEL_WRAPPERS.get`` on the root, which does not
+# search child registries such as mmdet's.
 @MODEL_WRAPPERS.register_module()
 class GANDistributedDataParallel(MMDistributedDataParallel):
     """DDP wrapper for :class:`GANMaskRCNN` and other models whose
