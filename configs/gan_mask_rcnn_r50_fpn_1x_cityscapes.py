@@ -6,15 +6,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmdet_gan'], allow_failed_imports=False)
 
-model = dict(
-    type='GANMaskRCNN',
-    roi_head=dict(
-        type='AdversarialRoIHead',
-        adv_box_roi_extractor={{_base_.gan_adv_roi_extractor}},
-        adv_mask_roi_extractor={{_base_.gan_adv_roi_extractor}}),
-    discriminator={{_base_.gan_discriminator}},
-    loss_adv={{_base_.gan_loss_adv}},
-    gan_cfg={{_base_.gan_schedule}})
+model = {{_base_.gan_model}}
 custom_hooks = {{_base_.gan_custom_hooks}}
 
 # Same optimizer as the base config (SGD, lr 0.01), split into two players.

@@ -35,6 +35,18 @@ gan_schedule = dict(
     # a NaN/Inf loss of either player: 'skip' its step (logged) or 'stop'
     nonfinite_loss='skip')
 
+# The model part of a GAN config over an MMDetection Mask R-CNN config:
+# `model = {{_base_.gan_model}}` merges it into the inherited model.
+gan_model = dict(
+    type='GANMaskRCNN',
+    roi_head=dict(
+        type='AdversarialRoIHead',
+        adv_box_roi_extractor=gan_adv_roi_extractor,
+        adv_mask_roi_extractor=gan_adv_roi_extractor),
+    discriminator=gan_discriminator,
+    loss_adv=gan_loss_adv,
+    gan_cfg=gan_schedule)
+
 # D: SGD, lr = G's lr / 5, bias lr x2 without weight decay (reference); the
 # param_scheduler of the config applies to both players.
 gan_discriminator_optim_wrapper = dict(
