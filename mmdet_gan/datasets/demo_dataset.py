@@ -127,9 +127,11 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int,
 
 def _random_colour(rng: np.random.Generator) -> np.ndarray:
     """A random RGB colour (float32, 0-255), saturated or grey-ish."""
-    hsv = np.array([[[rng.uniform(0, 180),
-                      rng.uniform(30, 255),
-                      rng.uniform(60, 255)]]], dtype=np.float32)
+    hsv = np.array(
+        [[[rng.uniform(0, 180),
+           rng.uniform(30, 255),
+           rng.uniform(60, 255)]]],
+        dtype=np.float32)
     hsv = hsv.astype(np.uint8)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
@@ -154,12 +156,12 @@ def _draw_background(rng: np.random.Generator, size: int) -> np.ndarray:
             cv2.line(img, p1, p2, colour, thickness, cv2.LINE_AA)
         else:
             centre = tuple(int(v) for v in rng.integers(0, size, 2))
-            axes = tuple(int(v) for v in rng.integers(size // 10, size // 2,
-                                                      2))
+            axes = tuple(
+                int(v) for v in rng.integers(size // 10, size // 2, 2))
             start = float(rng.uniform(0, 360))
             cv2.ellipse(img, centre, axes, float(rng.uniform(0, 180)), start,
-                        start + float(rng.uniform(40, 160)), colour,
-                        thickness, cv2.LINE_AA)
+                        start + float(rng.uniform(40, 160)), colour, thickness,
+                        cv2.LINE_AA)
     return img
 
 
@@ -183,11 +185,11 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
         mix = (np.sin(2 * np.pi * proj / period) > 0).astype(np.float32)
     elif kind == 2:  # checker
         period = rng.uniform(4, 12)
-        mix = ((np.floor(xx / period) + np.floor(yy / period)) %
-               2).astype(np.float32)
+        mix = ((np.floor(xx / period) + np.floor(yy / period)) % 2).astype(
+            np.float32)
     else:  # blotches
-        mix = (_smooth_noise(rng, size, size // 10, 1)[..., 0] >
-               0.5).astype(np.float32)
+        mix = (_smooth_noise(rng, size, size // 10, 1)[..., 0]
+               > 0.5).astype(np.float32)
     mix = mix[..., None]
     return c0 * mix + c1 * (1.0 - mix)
 
@@ -236,23 +238,22 @@ def _shape_mask(rng: np.random.Generator, category: int, canvas: int,
         inner = rng.uniform(0.35, 0.55)
         theta0 = np.deg2rad(angle)
         thetas = theta0 + np.arange(2 * points) * np.pi / points
-        radii = np.where(np.arange(2 * points) % 2 == 0, radius,
-                         radius * inner)
+        radii = np.where(
+            np.arange(2 * points) % 2 == 0, radius, radius * inner)
         radii = radii * rng.uniform(0.85, 1.15, 2 * points)
-        poly = np.stack([cx + radii * np.cos(thetas),
-                         cy + radii * np.sin(thetas)], axis=1)
+        poly = np.stack(
+            [cx + radii * np.cos(thetas), cy + radii * np.sin(thetas)], axis=1)
         poly = np.round(poly * scale).astype(np.int32)
         cv2.fillPoly(mask, [poly], 1, cv2.LINE_8, shift)
     elif name == 'crescent':
-        cv2.circle(mask, pt(cx, cy), axes(radius, 0)[0], 1, -1, cv2.LINE_8,
-                   shift)
+        cv2.circle(mask, pt(cx, cy),
+                   axes(radius, 0)[0], 1, -1, cv2.LINE_8, shift)
         bite = radius * rng.uniform(0.8, 1.0)
         offset = radius * rng.uniform(0.3, 0.55)
         theta = np.deg2rad(angle)
-        cv2.circle(mask,
-                   pt(cx + offset * np.cos(theta),
-                      cy + offset * np.sin(theta)),
-                   axes(bite, 0)[0], 0, -1, cv2.LINE_8, shift)
+        cv2.circle(
+            mask, pt(cx + offset * np.cos(theta), cy + offset * np.sin(theta)),
+            axes(bite, 0)[0], 0, -1, cv2.LINE_8, shift)
     else:  # pragma: no cover - DEMO_CLASSES and this switch go together
         raise KeyError(name)
     return mask
@@ -284,8 +285,8 @@ def generate_image(rng: np.random.Generator,
     shapes = []
     for _ in range(num):
         category = int(rng.integers(0, len(DEMO_CLASSES)))
-        radius = float(np.exp(rng.uniform(np.log(min_radius),
-                                          np.log(max_radius))))
+        radius = float(
+            np.exp(rng.uniform(np.log(min_radius), np.log(max_radius))))
         centre = (pad + float(rng.uniform(0.08, 0.92)) * size,
                   pad + float(rng.uniform(0.08, 0.92)) * size)
         full = _shape_mask(rng, category, canvas, centre, radius)
@@ -419,9 +420,7 @@ def ann_file(out_dir: str, split: str) -> str:
 def _expected_files(out_dir: str, cfg: DemoDatasetConfig) -> List[str]:
     files = [ann_file(out_dir, split) for split in SPLITS]
     for split, num in zip(SPLITS, (cfg.num_train, cfg.num_val)):
-        files += [
-            osp.join(out_dir, split, f'{i:06d}.png') for i in range(num)
-        ]
+        files += [osp.join(out_dir, split, f'{i:06d}.png') for i in range(num)]
     return files
 
 

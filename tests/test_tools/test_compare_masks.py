@@ -35,8 +35,8 @@ def checkpoint(tmp_path_factory):
         dict(
             state_dict=model.state_dict(),
             meta=dict(
-                dataset_meta=dict(
-                    classes=DEMO_CLASSES, palette=DEMO_PALETTE))), path)
+                dataset_meta=dict(classes=DEMO_CLASSES,
+                                  palette=DEMO_PALETTE))), path)
     return path
 
 
@@ -78,8 +78,7 @@ def test_parse_args_errors(tmp_path, checkpoint, capsys):
         tool.parse_args(['--model', CONFIG, str(tmp_path / 'none.pth')])
     assert 'no such file' in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        tool.parse_args(
-            ['--model', CONFIG, checkpoint, '--score-thr', '1.5'])
+        tool.parse_args(['--model', CONFIG, checkpoint, '--score-thr', '1.5'])
     assert '--score-thr must be in [0, 1]' in capsys.readouterr().err
     args = tool.parse_args(['--model', CONFIG, checkpoint])
     assert args.model[0].label == 'mask_rcnn_r18_fpn_demo'

@@ -22,8 +22,7 @@ SMALL = dict(num_train=6, num_val=3, img_size=128)
 def _load_tool():
     path = osp.join(REPO, 'tools', 'dataset_converters',
                     'create_demo_dataset.py')
-    spec = importlib.util.spec_from_file_location('create_demo_dataset',
-                                                  path)
+    spec = importlib.util.spec_from_file_location('create_demo_dataset', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -48,13 +47,12 @@ def small_dataset(tmp_path_factory):
 
 
 def test_layout(small_dataset):
-    for split, num in (('train', SMALL['num_train']),
-                       ('val', SMALL['num_val'])):
+    for split, num in (('train', SMALL['num_train']), ('val',
+                                                       SMALL['num_val'])):
         assert osp.isfile(
             osp.join(small_dataset, 'annotations', f'instances_{split}.json'))
-        assert sorted(os.listdir(osp.join(small_dataset, split))) == [
-            f'{i:06d}.png' for i in range(num)
-        ]
+        assert sorted(os.listdir(osp.join(
+            small_dataset, split))) == [f'{i:06d}.png' for i in range(num)]
     with open(osp.join(small_dataset, MANIFEST_NAME)) as f:
         manifest = json.load(f)
     assert manifest['params']['num_train'] == SMALL['num_train']
@@ -91,7 +89,8 @@ def test_valid_coco(small_dataset, split):
             ys, xs = np.nonzero(mask)
             x, y, w, h = ann['bbox']
             assert [x, y, w, h] == [
-                xs.min(), ys.min(),
+                xs.min(),
+                ys.min(),
                 xs.max() - xs.min() + 1,
                 ys.max() - ys.min() + 1
             ]
@@ -129,8 +128,9 @@ def test_mask_to_annotation_ring():
     assert ann['bbox'] == [7.0, 2.0, 17.0, 17.0]
     assert ann['area'] == int(mask.sum())
     decoded = mask_utils.decode(
-        dict(size=ann['segmentation']['size'],
-             counts=ann['segmentation']['counts'].encode()))
+        dict(
+            size=ann['segmentation']['size'],
+            counts=ann['segmentation']['counts'].encode()))
     np.testing.assert_array_equal(decoded, mask)  # the hole is kept
 
 
@@ -174,9 +174,8 @@ def test_skip_and_force(tmp_path, capsys):
     # Other parameters: regenerated, stale images removed.
     assert create_demo_dataset(
         out, DemoDatasetConfig(num_train=2, num_val=2, img_size=96))
-    assert sorted(os.listdir(osp.join(out, 'train'))) == [
-        '000000.png', '000001.png'
-    ]
+    assert sorted(os.listdir(osp.join(
+        out, 'train'))) == ['000000.png', '000001.png']
     # A missing image makes it stale too.
     os.remove(osp.join(out, 'val', '000001.png'))
     assert create_demo_dataset(

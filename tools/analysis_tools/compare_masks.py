@@ -150,12 +150,17 @@ def class_colours(classes: Sequence[str],
     if palette is None or len(palette) < len(classes):
         cmap = plt.get_cmap('tab10')
         return {c: tuple(cmap(i % 10)[:3]) for i, c in enumerate(classes)}
-    return {c: tuple(v / 255 for v in palette[i][:3])
-            for i, c in enumerate(classes)}
+    return {
+        c: tuple(v / 255 for v in palette[i][:3])
+        for i, c in enumerate(classes)
+    }
 
 
-def draw_panel(ax: plt.Axes, img: np.ndarray, masks: Sequence[np.ndarray],
-               labels: Sequence[str], colours: Dict[str, tuple],
+def draw_panel(ax: plt.Axes,
+               img: np.ndarray,
+               masks: Sequence[np.ndarray],
+               labels: Sequence[str],
+               colours: Dict[str, tuple],
                scores: Optional[Sequence[float]] = None,
                alpha: float = 0.45) -> None:
     """Draw an image with filled, outlined and labelled masks.
@@ -203,8 +208,9 @@ def draw_panel(ax: plt.Axes, img: np.ndarray, masks: Sequence[np.ndarray],
     ax.axis('off')
 
 
-def predict(model: torch.nn.Module, img_path: str,
-            score_thr: float) -> Tuple[List[np.ndarray], List[int], List[float]]:
+def predict(
+        model: torch.nn.Module, img_path: str,
+        score_thr: float) -> Tuple[List[np.ndarray], List[int], List[float]]:
     """Masks, labels and scores of one image's predictions above a score.
 
     Returns:
@@ -278,12 +284,13 @@ def compare_masks(specs: Sequence[ModelSpec],
     fig = plt.figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     titles = ['ground truth'] + [s.label for s in specs]
     for c, title in enumerate(titles):
-        fig.text((c + 0.5) / cols,
-                 1 - HEADER_PX / 2 / height,
-                 title,
-                 ha='center',
-                 va='center',
-                 fontsize=10)
+        fig.text(
+            (c + 0.5) / cols,
+            1 - HEADER_PX / 2 / height,
+            title,
+            ha='center',
+            va='center',
+            fontsize=10)
 
     def panel(r: int, c: int) -> plt.Axes:
         top = HEADER_PX + r * panel_size
@@ -307,8 +314,8 @@ def compare_masks(specs: Sequence[ModelSpec],
             model_classes = (model.dataset_meta or {}).get('classes', classes)
             masks, labels, scores = predict(model, img_path, score_thr)
             draw_panel(
-                panel(r, c), img, masks,
-                [model_classes[i] for i in labels], colours, scores)
+                panel(r, c), img, masks, [model_classes[i] for i in labels],
+                colours, scores)
 
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=dpi)

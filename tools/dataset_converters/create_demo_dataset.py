@@ -25,8 +25,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Generate the synthetic COCO-format instance '
         'segmentation demo dataset (deterministic).')
-    parser.add_argument(
-        '--out-dir', default='data/demo', help='output folder')
+    parser.add_argument('--out-dir', default='data/demo', help='output folder')
     parser.add_argument(
         '--num-train',
         type=int,
@@ -78,8 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         min_visible=args.min_visible,
         seed=args.seed)
     try:
-        create_demo_dataset(
-            args.out_dir, cfg, force=args.force, verbose=True)
+        create_demo_dataset(args.out_dir, cfg, force=args.force, verbose=True)
     except (ValueError, FileExistsError) as e:
         print(f'create_demo_dataset.py: error: {e}', file=sys.stderr)
         return 2
