@@ -8,10 +8,10 @@ model; masks are filled with their class colour, outlined, and labelled
 Example:
     python tools/analysis_tools/compare_masks.py \
         --model configs/mask_rcnn_r18_fpn_demo.py \
-            work_dirs/mask_rcnn_r18_fpn_demo/epoch_24.pth "Mask R-CNN" \
-        --model configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py \
-            work_dirs/gan_mask_rcnn_r18_fpn_demo/epoch_24.pth "GAN Mask R-CNN" \
-        --out outputs/compare_masks.png --num-images 4
+            work_dirs/mask_rcnn_r18_fpn_demo/epoch_16.pth "Mask R-CNN" \
+        --model configs/gan_mask_rcnn_r18_fpn_demo.py \
+            work_dirs/gan_mask_rcnn_r18_fpn_demo/epoch_16.pth GAN-Mask-R-CNN \
+        --out outputs/compare_masks.png --num-images 4 --score-thr 0.5
 
 The images and ground truth come from the first model's
 ``val_dataloader.dataset`` (``data_root`` + ``ann_file`` and
@@ -193,6 +193,8 @@ def draw_panel(ax: plt.Axes,
         for contour in contours:
             pts = contour[:, 0, :]
             pts = np.concatenate([pts, pts[:1]], axis=0)
+            # A dark halo keeps the outline visible on any texture.
+            ax.plot(pts[:, 0], pts[:, 1], color='black', linewidth=2.0)
             ax.plot(pts[:, 0], pts[:, 1], color=colour, linewidth=1.0)
         ax.text(
             x0,
