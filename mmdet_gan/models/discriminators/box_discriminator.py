@@ -98,6 +98,20 @@ def conv_module_forward(layer: ConvModule, x: Tensor) -> Tensor:
     return out
 
 
+#: DCGAN-style initialisation of the discriminators (reference code):
+#: conv weights N(0, 2 / (k * k * out)), BN weights N(1, 0.02), biases 0.
+#: BaseModule deep-copies ``init_cfg``, so sharing this default is safe.
+DCGAN_INIT_CFG = [
+    dict(
+        type='Kaiming',
+        layer='Conv2d',
+        mode='fan_out',
+        nonlinearity='relu',
+        distribution='normal'),
+    dict(type='Normal', layer='_BatchNorm', mean=1.0, std=0.02, bias=0.0)
+]
+
+
 @MODELS.register_module()
 class BoxDiscriminator(BaseModule):
     """Box discriminator of GAN Mask R-CNN.
@@ -145,20 +159,7 @@ class BoxDiscriminator(BaseModule):
         num_convs: int = 5,
         norm_cfg: OptConfigType = dict(type='BN'),
         act_cfg: OptConfigType = dict(type='LeakyReLU', negative_slope=0.2),
-        init_cfg: OptMultiConfig = [
-            dict(
-                type='Kaiming',
-                layer='Conv2d',
-                mode='fan_out',
-                nonlinearity='relu',
-                distribution='normal'),
-            dict(
-                type='Normal',
-                layer='_BatchNorm',
-                mean=1.0,
-                std=0.02,
-                bias=0.0)
-        ]
+        init_cfg: OptMultiConfig = DCGAN_INIT_CFG
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         owner = self.__class__.__name__

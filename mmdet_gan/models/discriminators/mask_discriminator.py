@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 
-from .box_discriminator import BoxDiscriminator
+from .box_discriminator import DCGAN_INIT_CFG, BoxDiscriminator
 
 
 @MODELS.register_module()
@@ -66,20 +66,7 @@ class MaskDiscriminator(BoxDiscriminator):
         return_features: bool = True,
         norm_cfg: OptConfigType = dict(type='BN'),
         act_cfg: OptConfigType = dict(type='LeakyReLU', negative_slope=0.2),
-        init_cfg: OptMultiConfig = [
-            dict(
-                type='Kaiming',
-                layer='Conv2d',
-                mode='fan_out',
-                nonlinearity='relu',
-                distribution='normal'),
-            dict(
-                type='Normal',
-                layer='_BatchNorm',
-                mean=1.0,
-                std=0.02,
-                bias=0.0)
-        ]
+        init_cfg: OptMultiConfig = DCGAN_INIT_CFG
     ) -> None:
         super().__init__(
             in_channels=in_channels,
