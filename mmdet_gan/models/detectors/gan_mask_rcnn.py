@@ -1,7 +1,7 @@
 """GAN Mask R-CNN (Le et al., arXiv 2010.13757)."""
 import contextlib
 import logging
-from typing import Dict, Iterator, Optional, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
@@ -217,35 +217,67 @@ class GANMaskRCNN(MaskRCNN):
         }
         return losses, adv_inputs
 
+    def discriminate(self, adv_inputs: Dict[str, dict],
+                     detach: bool = False) -> Dict[str, tuple]:
+        """Run each discriminator on its real and fake samples.
+
+        Args:
+            adv_inputs (dict): ``{branch: dict(real=Tensor, fake=Tensor)}``
+                from :meth:`forward_generator`, each ``(n, C, S, S)`` (the
+                mask branch's already multiplied with its masks).
+            detach (bool): Cut the samples from the generator's graph
+                (a discriminator-only step).
+
+        Returns:
+            dict[str, tuple]: ``{branch: (D(real), D(fake))}``, whatever the
+            discriminator returns (a ``(n, 1)`` logit for the box one, the
+            list of layer features for the mask one).
+        """
+        outputs = {}
+        for branch, samples in adv_inputs.items():
+            real, fake = samples['real'], samples['fake']
+            if detach:
+                real, fake = real.detach(), fake.detach()
+            disc = self.discriminator[branch]
+            outputs[branch] = (disc(real), disc(fake))
+        return outputs
+
     def generator_adversarial_losses(self, adv_inputs: Dict[str, dict],
                                      weight: float = 1.) -> Dict[str, Tensor]:
         """``loss_adv_g_<branch>``: the generator's adversarial losses, with
         the discriminators frozen (they receive no gradient)."""
-        losses = {}
         with frozen(self.discriminator):
-            for branch, samples in adv_inputs.items():
-                disc = self.discriminator[branch]
-                loss = self.loss_adv[branch](
-                    disc(samples['real']),
-                    disc(samples['fake']),
-                    is_disc=False)
-                losses[f'loss_adv_g_{branch}'] = loss * weight
-        return losses
+            return self.generator_losses_from_outputs(
+                self.discriminate(adv_inputs), weight)
+
+    def generator_losses_from_outputs(self, disc_outputs: Dict[str, tuple],
+                                      weight: float = 1.
+                                      ) -> Dict[str, Tensor]:
+        """``loss_adv_g_<branch>`` (times ``weight``) from the outputs of
+        :meth:`discriminate`."""
+        return {
+            f'loss_adv_g_{branch}':
+            self.loss_adv[branch](real, fake, is_disc=False) * weight
+            for branch, (real, fake) in disc_outputs.items()
+        }
 
     def discriminator_losses(
             self, adv_inputs: Dict[str, dict]) -> Dict[str, Tensor]:
         """``loss_adv_d_<branch>`` on detached samples, plus the mean
         scores ``score_d_<branch>_real`` / ``_fake`` that the branch's loss
         reports (``GANLoss`` does; not summed into the loss)."""
+        return self.discriminator_losses_from_outputs(
+            self.discriminate(adv_inputs, detach=True))
+
+    def discriminator_losses_from_outputs(
+            self, disc_outputs: Dict[str, tuple]) -> Dict[str, Tensor]:
+        """``loss_adv_d_<branch>`` and the ``score_d_*`` log variables from
+        the outputs of :meth:`discriminate`."""
         losses = {}
-        for branch, samples in adv_inputs.items():
-            disc = self.discriminator[branch]
-            real = disc(samples['real'].detach())
-            fake = disc(samples['fake'].detach())
-            losses[f'loss_adv_d_{branch}'] = self.loss_adv[branch](
-                real, fake, is_disc=True)
-            for name, score in self.loss_adv[branch].scores(real,
-                                                            fake).items():
+        for branch, (real, fake) in disc_outputs.items():
+            loss_adv = self.loss_adv[branch]
+            losses[f'loss_adv_d_{branch}'] = loss_adv(real, fake, is_disc=True)
+            for name, score in loss_adv.scores(real, fake).items():
                 losses[f'score_d_{branch}_{name[len("score_"):]}'] = score
         return losses
 
@@ -268,6 +300,13 @@ class GANMaskRCNN(MaskRCNN):
         """One iteration of the game: a generator step and ``disc_steps``
         discriminator steps from one generator forward pass.
 
+        With ``order='generator_first'`` the generator step and the first
+        discriminator step evaluate the discriminators at the same weights on
+        the same samples, so they share one discriminator forward pass: both
+        players' gradients are taken from it (each restricted to its own
+        parameters), then both step. Further discriminator steps
+        (``disc_steps > 1``) run their own forward on the detached samples.
+
         Args:
             data (dict | tuple | list): a batch from the dataloader.
             optim_wrapper (OptimWrapperDict): ``generator`` and
@@ -278,34 +317,73 @@ class GANMaskRCNN(MaskRCNN):
         """
         gen_wrapper, disc_wrapper = self.check_optim_wrapper(optim_wrapper)
         cur_iter = _cur_iter()
+        weight = self.adv_weight(cur_iter)
+        disc_steps = self.disc_steps if cur_iter >= self.disc_start_iter \
+            else 0
         data = self.data_preprocessor(data, True)
         with gen_wrapper.optim_context(self):
             losses, adv_inputs = self.forward_generator(
                 data['inputs'], data['data_samples'])
-        log_vars = {}
-        train_disc = cur_iter >= self.disc_start_iter
-        if train_disc and self.order == 'discriminator_first':
-            log_vars.update(
-                self._discriminator_step(adv_inputs, disc_wrapper, cur_iter))
-        weight = self.adv_weight(cur_iter)
-        with gen_wrapper.optim_context(self):
+        disc_log_vars = {}
+        if disc_steps and self.order == 'generator_first':
+            with disc_wrapper.optim_context(self.discriminator):
+                disc_outputs = self.discriminate(adv_inputs)
             losses.update(
-                self.generator_adversarial_losses(adv_inputs, weight))
-        parsed_loss, gen_log_vars = self.parse_losses(losses)
-        self._update_params(gen_wrapper, parsed_loss,
-                            self._generator_params(), 'generator', cur_iter)
+                self.generator_losses_from_outputs(disc_outputs, weight))
+            gen_log_vars, disc_log_vars = self._shared_step(
+                losses,
+                self.discriminator_losses_from_outputs(disc_outputs),
+                gen_wrapper, disc_wrapper, cur_iter)
+            disc_steps -= 1
+        else:
+            if disc_steps:  # discriminator_first
+                disc_log_vars = self._discriminator_steps(
+                    adv_inputs, disc_wrapper, cur_iter, disc_steps)
+                disc_steps = 0
+            with gen_wrapper.optim_context(self):
+                losses.update(
+                    self.generator_adversarial_losses(adv_inputs, weight))
+            gen_loss, gen_log_vars = self.parse_losses(losses)
+            self._update_params(gen_wrapper, gen_loss,
+                                self._generator_params(), 'generator',
+                                cur_iter)
+        if disc_steps:
+            disc_log_vars = self._discriminator_steps(
+                adv_inputs, disc_wrapper, cur_iter, disc_steps)
         gen_log_vars['adv_weight'] = torch.tensor(weight)
-        if train_disc and self.order == 'generator_first':
-            log_vars.update(
-                self._discriminator_step(adv_inputs, disc_wrapper, cur_iter))
-        gen_log_vars.update(log_vars)
+        gen_log_vars.update(disc_log_vars)
         return gen_log_vars
 
-    def _discriminator_step(self, adv_inputs: Dict[str, dict],
-                            disc_wrapper: OptimWrapper,
-                            cur_iter: int) -> Dict[str, Tensor]:
+    def _shared_step(self, gen_losses: Dict[str, Tensor],
+                     disc_losses: Dict[str, Tensor],
+                     gen_wrapper: OptimWrapper, disc_wrapper: OptimWrapper,
+                     cur_iter: int) -> Tuple[dict, dict]:
+        """Both players' steps from one graph: the discriminator's gradient
+        first (only into its parameters, keeping its part of the graph),
+        then the generator's (only into its own, through the
+        discriminators), then both updates."""
+        gen_loss, gen_log_vars = self.parse_losses(gen_losses)
+        disc_loss, disc_log_vars = self.parse_losses(disc_losses)
+        disc_log_vars.pop('loss', None)
+        disc_params = _trainable(self.discriminator.parameters())
+        gen_params = _trainable(self._generator_params())
+        disc_ready = self._backward(
+            disc_wrapper, disc_loss, 'discriminator', cur_iter,
+            inputs=disc_params, retain_graph=True)
+        gen_ready = self._backward(
+            gen_wrapper, gen_loss, 'generator', cur_iter, inputs=gen_params)
+        if gen_ready:
+            self._step(gen_wrapper, gen_params)
+        if disc_ready:
+            self._step(disc_wrapper, disc_params)
+        return gen_log_vars, disc_log_vars
+
+    def _discriminator_steps(self, adv_inputs: Dict[str, dict],
+                             disc_wrapper: OptimWrapper, cur_iter: int,
+                             num_steps: int) -> Dict[str, Tensor]:
+        """``num_steps`` discriminator steps on the detached samples."""
         log_vars = {}
-        for _ in range(self.disc_steps):
+        for _ in range(num_steps):
             with disc_wrapper.optim_context(self.discriminator):
                 losses = self.discriminator_losses(adv_inputs)
             parsed_loss, log_vars = self.parse_losses(losses)
@@ -320,8 +398,17 @@ class GANMaskRCNN(MaskRCNN):
                        cur_iter: int) -> None:
         """``OptimWrapper.update_params`` with the player's gradients
         averaged over processes before the step (distributed training), and
-        the ``nonfinite_loss`` policy applied first (decided jointly by all
-        processes, so none of them waits in a reduction the others skip)."""
+        the ``nonfinite_loss`` policy applied first."""
+        if self._backward(optim_wrapper, loss, player, cur_iter):
+            self._step(optim_wrapper, params)
+
+    def _backward(self, optim_wrapper: OptimWrapper, loss: Tensor,
+                  player: str, cur_iter: int, **backward_kwargs) -> bool:
+        """Back-propagate ``player``'s loss (``backward_kwargs`` go to
+        ``Tensor.backward``, e.g. ``inputs`` / ``retain_graph``) unless it
+        is not finite on some process: then apply the ``nonfinite_loss``
+        policy (decided jointly by all processes, so none of them waits in a
+        reduction the others skip) and return False."""
         if not _all_finite(loss):
             message = (f'{player} loss is {loss.item()} at iteration '
                        f'{cur_iter + 1}')
@@ -334,9 +421,16 @@ class GANMaskRCNN(MaskRCNN):
                       'reached the weights)', logger='current',
                       level=logging.WARNING)
             optim_wrapper.zero_grad()
-            return
-        loss = optim_wrapper.scale_loss(loss)
-        optim_wrapper.backward(loss)
+            return False
+        optim_wrapper.backward(
+            optim_wrapper.scale_loss(loss), **backward_kwargs)
+        return True
+
+    @staticmethod
+    def _step(optim_wrapper: OptimWrapper,
+              params: Iterable[nn.Parameter]) -> None:
+        """Average the gradients of ``params`` over processes and step, once
+        the wrapper's accumulation window is full."""
         if optim_wrapper.should_update():
             all_reduce_grads(params)
             optim_wrapper.step()
@@ -363,6 +457,12 @@ class GANMaskRCNN(MaskRCNN):
                 '_delete_=True, constructor=\'GANOptimWrapperConstructor\', '
                 'generator=dict(...), discriminator=dict(...)) in the config')
         return optim_wrapper['generator'], optim_wrapper['discriminator']
+
+
+def _trainable(params: Iterable[nn.Parameter]) -> List[nn.Parameter]:
+    """The parameters that take gradients (``Tensor.backward(inputs=...)``
+    refuses the others)."""
+    return [param for param in params if param.requires_grad]
 
 
 def _all_finite(loss: Tensor) -> bool:

@@ -194,6 +194,54 @@ class TestGANMaskRCNN(TestCase):
             expected = ['D'] * disc_steps + ['G']
         self.assertEqual(calls, expected)
 
+    def test_generator_first_shares_one_discriminator_forward(self):
+        """The generator step and the discriminator step of
+        ``generator_first`` use one discriminator forward pass and give the
+        same weights as a generator step with frozen discriminators
+        followed by a discriminator step on detached samples."""
+        model, cfg = build_gan()
+        cfg.optim_wrapper.generator.optimizer = dict(
+            type='SGD', lr=0.01, momentum=0.9)
+        cfg.optim_wrapper.discriminator.optimizer = dict(
+            type='SGD', momentum=0.9, weight_decay=1e-4)
+        reference = copy.deepcopy(model)
+        before = params_of(model)
+        batch = demo_batch()
+        forwards = []
+        for branch, disc in model.discriminator.items():
+            forward = disc.forward
+            disc.forward = lambda x, f=forward, b=branch: (
+                forwards.append(b), f(x))[1]
+
+        torch.manual_seed(1)
+        model.train_step(
+            copy.deepcopy(batch), build_optim_wrapper(model,
+                                                      cfg.optim_wrapper))
+        self.assertEqual(sorted(forwards), ['box', 'box', 'mask', 'mask'])
+
+        torch.manual_seed(1)
+        wrappers = build_optim_wrapper(reference, cfg.optim_wrapper)
+        data = reference.data_preprocessor(copy.deepcopy(batch), True)
+        losses, adv_inputs = reference.forward_generator(
+            data['inputs'], data['data_samples'])
+        losses.update(reference.generator_adversarial_losses(adv_inputs))
+        wrappers['generator'].update_params(reference.parse_losses(losses)[0])
+        wrappers['discriminator'].update_params(
+            reference.parse_losses(
+                reference.discriminator_losses(adv_inputs))[0])
+
+        expected = params_of(reference)
+        for name, value in params_of(model).items():
+            torch.testing.assert_close(
+                value, expected[name], rtol=1e-4, atol=1e-6, msg=name)
+        # both players moved (the comparison above is not between copies)
+        for prefix in ('discriminator.box.', 'discriminator.mask.',
+                       'roi_head.mask_head.', 'roi_head.bbox_head.'):
+            self.assertTrue(
+                any(not torch.equal(value, before[name])
+                    for name, value in expected.items()
+                    if name.startswith(prefix)), prefix)
+
     def test_adversarial_warmup(self):
         model, cfg = build_gan(
             adv_start_iter=10, adv_warmup_iters=4, disc_start_iter=5)
