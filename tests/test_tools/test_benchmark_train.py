@@ -57,8 +57,8 @@ def test_main_ratios(tiny_run):
         res['memory']['baseline']['resident_mb']
     gan_pieces = res['pieces']['gan']
     for label in ('forward', 'adv_box_inputs', 'pool_box', 'adv_mask_inputs',
-                  'pool_mask', 'g_adv_losses', 'g_update', 'd_step',
-                  'd_forward', 'd_update'):
+                  'pool_mask', 'd_forward', 'g_update', 'g_backward',
+                  'g_step', 'd_update', 'd_backward', 'd_step'):
         assert gan_pieces[label]['median'] > 0, label
     # The baseline has no adversarial pieces.
     assert set(
@@ -66,7 +66,9 @@ def test_main_ratios(tiny_run):
     # A piece is part of its parent.
     assert gan_pieces['pool_box']['median'] <= \
         gan_pieces['adv_box_inputs']['median']
-    assert gan_pieces['d_update']['median'] < gan_pieces['d_step']['median']
+    assert gan_pieces['d_step']['median'] < gan_pieces['d_update']['median']
+    assert gan_pieces['g_backward']['median'] < \
+        gan_pieces['g_update']['median']
     assert len(res['top_ops']) == 3
     assert out.exists()
 

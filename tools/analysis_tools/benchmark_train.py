@@ -88,12 +88,15 @@ PIECES = (
     ('adv_mask_inputs', '  mask D inputs (mask_adversarial_inputs)'),
     ('pool_mask', '    prRoIPool of the positives for masks'),
     ('mask_targets', '  mask targets (mask_head.get_targets, all calls)'),
-    ('g_adv_losses', 'D forward in G step (generator_adversarial_losses)'),
-    ('g_update', 'G backward + clip + step (incl. backward through D and '
-     'prRoIPool)'),
-    ('d_step', 'D step (_discriminator_step)'),
-    ('d_forward', '  D forward on detached samples (discriminator_losses)'),
-    ('d_update', '  D backward + step'),
+    ('d_forward', 'D forward (discriminate; generator_first: one pass for '
+     'both players)'),
+    ('g_update', 'G backward + clip + step (baseline: update_params)'),
+    ('g_backward', '  G backward (incl. through D and the prRoIPool '
+     'coordinates)'),
+    ('g_step', '  G clip + step'),
+    ('d_update', 'D backward + step'),
+    ('d_backward', '  D backward'),
+    ('d_step', '  D step'),
 )
 
 
@@ -330,18 +333,30 @@ def instrument(timer: PieceTimer, role: str, model: nn.Module,
     gen_wrapper = optim_wrapper['generator']
     head = model.roi_head
     timer.wrap(model, 'forward_generator', 'forward')
-    timer.wrap(model, 'generator_adversarial_losses', 'g_adv_losses')
-    timer.wrap(model, 'discriminator_losses', 'd_forward')
-    timer.wrap(model, '_discriminator_step', 'd_step')
-    timer.wrap(
-        model, '_update_params', lambda wrapper, *_:
-        ('g_update' if wrapper is gen_wrapper else 'd_update'))
+    timer.wrap(model, 'discriminate', 'd_forward')
+
+    def player(wrapper, *args, **kwargs) -> str:
+        return 'g' if wrapper is gen_wrapper else 'd'
+
+    timer.wrap(model, '_backward',
+               lambda *args, **kwargs: player(*args) + '_backward')
+    timer.wrap(model, '_step', lambda *args: player(*args) + '_step')
     if getattr(head, 'with_adv_box', False):
         timer.wrap(head, 'box_adversarial_inputs', 'adv_box_inputs')
         timer.wrap(head.adv_box_roi_extractor, 'forward', 'pool_box')
     if getattr(head, 'with_adv_mask', False):
         timer.wrap(head, 'mask_adversarial_inputs', 'adv_mask_inputs')
         timer.wrap(head.adv_mask_roi_extractor, 'forward', 'pool_mask')
+
+
+def with_update_totals(pieces: Dict[str, float]) -> Dict[str, float]:
+    """Add ``<player>_update`` = ``<player>_backward`` + ``<player>_step``
+    (the GAN step times the two separately)."""
+    for player in ('g', 'd'):
+        parts = [f'{player}_backward', f'{player}_step']
+        if any(part in pieces for part in parts):
+            pieces[f'{player}_update'] = sum(pieces.get(p, 0.) for p in parts)
+    return pieces
 
 
 def device_sync(device: torch.device) -> Callable[[], None]:
@@ -398,7 +413,7 @@ def run_interleaved(step: Dict[str, Callable[[dict], None]],
                 times[role].append(elapsed)
                 cpu_times[role].append(cpu)
                 if timer is not None:
-                    pieces[role].append(timer.pop())
+                    pieces[role].append(with_update_totals(timer.pop()))
     return dict(times=times, cpu_times=cpu_times, pieces=pieces)
 
 
