@@ -11,13 +11,28 @@ pytestmark = pytest.mark.slow
 
 def test_format_table_mean_spread_and_difference():
     results = {
-        'base': [{'coco/segm_mAP': 0.30}, {'coco/segm_mAP': 0.32}],
-        'gan': [{'coco/segm_mAP': 0.33}, {'coco/segm_mAP': 0.36}],
+        'base': [{
+            'coco/segm_mAP': 0.30,
+            'coco/segm_mAP_l': -1.
+        }, {
+            'coco/segm_mAP': 0.32,
+            'coco/segm_mAP_l': -1.
+        }],
+        'gan': [{
+            'coco/segm_mAP': 0.33,
+            'coco/segm_mAP_l': -1.
+        }, {
+            'coco/segm_mAP': 0.36,
+            'coco/segm_mAP_l': -1.
+        }],
     }
-    table = compare_runs.format_table(results, [0, 1])
+    table = compare_runs.format_table(results, [4, 7])
     assert '| segm AP | 0.310 ± 0.014 | 0.345 ± 0.021 | 0.035 ± 0.007 |' \
         in table
     assert 'bbox AP' not in table  # metrics absent from the runs are skipped
+    assert 'APl' not in table  # COCO's -1: no large objects in the val set
+    assert '| 4 | 0.300 / 0.330 |' in table  # one row per seed
+    assert '| 7 | 0.320 / 0.360 |' in table
 
 
 def test_one_seed_end_to_end(tiny_demo_data, tmp_path):

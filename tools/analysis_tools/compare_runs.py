@@ -28,6 +28,10 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METRICS = [
     ('bbox AP', 'coco/bbox_mAP'),
     ('bbox AP50', 'coco/bbox_mAP_50'),
+    ('bbox AP75', 'coco/bbox_mAP_75'),
+    ('bbox APs', 'coco/bbox_mAP_s'),
+    ('bbox APm', 'coco/bbox_mAP_m'),
+    ('bbox APl', 'coco/bbox_mAP_l'),
     ('segm AP', 'coco/segm_mAP'),
     ('segm AP50', 'coco/segm_mAP_50'),
     ('segm AP75', 'coco/segm_mAP_75'),
@@ -38,6 +42,9 @@ METRICS = [
     ('boundary AP50', 'coco/boundary_AP50'),
     ('boundary AP75', 'coco/boundary_AP75'),
 ]
+
+#: Metrics of the per-seed table.
+PER_SEED_METRICS = ('bbox AP', 'segm AP', 'segm AP75', 'boundary AP')
 
 WRAPPER_TEMPLATE = """_base_ = {config!r}
 randomness = dict(seed={seed}, deterministic=False)
@@ -125,21 +132,48 @@ def summarise(values: List[float]) -> str:
     return f'{mean:.3f} ± {spread:.3f}'
 
 
+def metric_values(runs: List[Dict[str, float]], key: str) -> List[float]:
+    """``key``'s value in each run; COCO's -1 (no object of that size in the
+    val set) counts as absent."""
+    return [run[key] for run in runs if run.get(key, -1.) >= 0]
+
+
 def format_table(results: Dict[str, List[Dict[str, float]]],
                  seeds: List[int]) -> str:
-    """Markdown table: mean ± std over seeds and the mean difference."""
+    """Markdown table: mean ± std over seeds and the mean difference, then
+    one row per seed for ``PER_SEED_METRICS``. Metrics that a run does not
+    report (or reports as -1) are left out."""
     lines = [
         f'| metric (mean ± std over seeds {seeds}) | baseline | GAN | '
         'GAN - baseline |', '| --- | --- | --- | --- |'
     ]
     for name, key in METRICS:
-        base = [m[key] for m in results['base'] if key in m]
-        gan = [m[key] for m in results['gan'] if key in m]
-        if not base or not gan:
+        base = metric_values(results['base'], key)
+        gan = metric_values(results['gan'], key)
+        if len(base) != len(results['base']) or \
+                len(gan) != len(results['gan']) or not base:
             continue
         diffs = [g - b for g, b in zip(gan, base)]
         lines.append(f'| {name} | {summarise(base)} | {summarise(gan)} | '
                      f'{summarise(diffs)} |')
+    keys = dict(METRICS)
+    per_seed = [
+        name for name in PER_SEED_METRICS if all(
+            keys[name] in run for kind in ('base', 'gan')
+            for run in results[kind])
+    ]
+    if per_seed:
+        lines += [
+            '', '| seed | ' + ' | '.join(
+                f'{name} baseline / GAN' for name in per_seed) + ' |',
+            '| --- |' + ' --- |' * len(per_seed)
+        ]
+        for seed, base, gan in zip(seeds, results['base'], results['gan']):
+            cells = [
+                f'{base[keys[name]]:.3f} / {gan[keys[name]]:.3f}'
+                for name in per_seed
+            ]
+            lines.append(f'| {seed} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
