@@ -335,12 +335,13 @@ def instrument(timer: PieceTimer, role: str, model: nn.Module,
     timer.wrap(model, 'forward_generator', 'forward')
     timer.wrap(model, 'discriminate', 'd_forward')
 
-    def player(wrapper, *args, **kwargs) -> str:
-        return 'g' if wrapper is gen_wrapper else 'd'
+    def per_player(piece: str) -> Callable[..., str]:
+        """Label of a call whose first argument is a player's wrapper."""
+        return lambda wrapper, *args, **kwargs: (
+            'g' if wrapper is gen_wrapper else 'd') + piece
 
-    timer.wrap(model, '_backward',
-               lambda *args, **kwargs: player(*args) + '_backward')
-    timer.wrap(model, '_step', lambda *args: player(*args) + '_step')
+    timer.wrap(model, '_backward', per_player('_backward'))
+    timer.wrap(model, '_step', per_player('_step'))
     if getattr(head, 'with_adv_box', False):
         timer.wrap(head, 'box_adversarial_inputs', 'adv_box_inputs')
         timer.wrap(head.adv_box_roi_extractor, 'forward', 'pool_box')
