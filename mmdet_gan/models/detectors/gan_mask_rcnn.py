@@ -326,14 +326,11 @@ class GANMaskRCNN(MaskRCNN):
                 data['inputs'], data['data_samples'])
         disc_log_vars = {}
         if disc_steps and self.order == 'generator_first':
-            with disc_wrapper.optim_context(self.discriminator):
-                disc_outputs = self.discriminate(adv_inputs)
-            losses.update(
-                self.generator_losses_from_outputs(disc_outputs, weight))
+            gen_adv_losses, disc_losses = self._shared_adversarial_losses(
+                adv_inputs, disc_wrapper, weight)
+            losses.update(gen_adv_losses)
             gen_log_vars, disc_log_vars = self._shared_step(
-                losses,
-                self.discriminator_losses_from_outputs(disc_outputs),
-                gen_wrapper, disc_wrapper, cur_iter)
+                losses, disc_losses, gen_wrapper, disc_wrapper, cur_iter)
             disc_steps -= 1
         else:
             if disc_steps:  # discriminator_first
@@ -353,6 +350,26 @@ class GANMaskRCNN(MaskRCNN):
         gen_log_vars['adv_weight'] = torch.tensor(weight)
         gen_log_vars.update(disc_log_vars)
         return gen_log_vars
+
+    def _shared_adversarial_losses(
+            self, adv_inputs: Dict[str, dict], disc_wrapper: OptimWrapper,
+            weight: float) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Both players' adversarial losses from one discriminator forward.
+
+        The discriminators' outputs are not returned: once both losses are
+        built only their graph needs them, so they are freed as soon as the
+        backward passes are done with them (the mask discriminator's are
+        ``(n, D)`` feature vectors, about 7 MiB per side for 16 samples of
+        128 x 28 x 28).
+
+        Returns:
+            tuple[dict, dict]: ``loss_adv_g_*`` (times ``weight``) and the
+            discriminator's losses and scores.
+        """
+        with disc_wrapper.optim_context(self.discriminator):
+            disc_outputs = self.discriminate(adv_inputs)
+        return (self.generator_losses_from_outputs(disc_outputs, weight),
+                self.discriminator_losses_from_outputs(disc_outputs))
 
     def _shared_step(self, gen_losses: Dict[str, Tensor],
                      disc_losses: Dict[str, Tensor],

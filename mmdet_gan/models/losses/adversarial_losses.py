@@ -71,6 +71,45 @@ def discriminator_scores(real: Tensor,
     return real.mean(), fake.mean()
 
 
+class _MeanAbsDiff(torch.autograd.Function):
+    """``mean(|a - b|)`` that keeps only the sign of ``a - b`` (int8) for
+    the backward pass, instead of the float difference ``torch.abs`` keeps:
+    a quarter of the memory (the inputs of the multi-scale L1 loss are the
+    largest tensors of the adversarial branch, ~7 MiB per side for 16
+    samples of 128 x 28 x 28)."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
+        diff = a - b
+        ctx.save_for_backward(diff.sign().to(torch.int8))
+        ctx.numel = diff.numel()
+        return diff.abs_().mean()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
+        sign, = ctx.saved_tensors
+        grad = sign.to(grad_out.dtype) * (grad_out / ctx.numel)
+        grad_a = grad if ctx.needs_input_grad[0] else None
+        grad_b = -grad if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+def mean_abs_diff(a: Tensor, b: Tensor) -> Tensor:
+    """``mean(|a - b|)`` over all elements, with the gradient of
+    ``torch.abs(a - b).mean()`` (0 where ``a == b``) but a quarter of its
+    saved memory.
+
+    Args:
+        a (Tensor): Any shape, non-empty.
+        b (Tensor): The shape and dtype of ``a``.
+
+    Returns:
+        Tensor: A scalar.
+    """
+    return _MeanAbsDiff.apply(a, b)
+
+
 @MODELS.register_module()
 class GANLoss(nn.Module):
     """Classification GAN loss: vanilla (BCE), LSGAN (MSE) or hinge.
@@ -216,7 +255,7 @@ class MultiScaleL1Loss(nn.Module):
                 f'{tuple(real.shape)} and {tuple(fake.shape)}.')
         if fake.numel() == 0:
             return zero_loss(real, fake)
-        loss = torch.abs(real - fake).mean()
+        loss = mean_abs_diff(real, fake)
         sign = -1.0 if is_disc else 1.0
         return sign * self.loss_weight * loss
 

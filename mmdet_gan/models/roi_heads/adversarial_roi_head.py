@@ -144,8 +144,14 @@ class AdversarialRoIHead(StandardRoIHead):
         inds = img_inds.to(real_boxes.dtype)[:, None]
         with torch.no_grad():
             real = extractor(feats, torch.cat([inds, real_boxes], dim=1))
-        fake = extractor(
-            feats, torch.cat([inds, fake_boxes.to(real_boxes.dtype)], dim=1))
+        fake_rois = torch.cat([inds, fake_boxes.to(real_boxes.dtype)], dim=1)
+        fake = extractor(feats, fake_rois)
+        if fake_rois.size(0) == 0:
+            # Extractors return an empty tensor cut from the graph for no
+            # RoIs (mmdet's SingleRoIExtractor does); keep the generator's
+            # adversarial loss attached to the box predictions (a zero
+            # gradient) so every process has the same graph.
+            fake = fake + fake_rois.sum() * 0.
         return real, fake
 
     def bbox_loss(self, x: Tuple[Tensor],

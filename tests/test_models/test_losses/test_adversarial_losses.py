@@ -6,7 +6,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 from mmdet_gan.models.losses import (GANLoss, MultiScaleL1Loss,
-                                     discriminator_scores)
+                                     discriminator_scores, mean_abs_diff)
 
 register_all_modules()
 
@@ -97,6 +97,45 @@ def test_multiscale_l1_values(is_disc, sign):
     expected = sign * 0.5 * torch.tensor([[-1.0, 1.0], [1.0, -1.0]]) / 4
     torch.testing.assert_close(fake.grad, expected)
     torch.testing.assert_close(real.grad, -expected)
+
+
+@pytest.mark.parametrize('grad_a, grad_b', [(True, True), (False, True),
+                                              (True, False)])
+def test_mean_abs_diff_matches_torch_abs(grad_a, grad_b):
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(6, 50, generator=gen, dtype=torch.float64)
+    b = torch.randn(6, 50, generator=gen, dtype=torch.float64)
+    b[0, :5] = a[0, :5]  # ties: abs's gradient there is 0
+    grads = []
+    for fn in (mean_abs_diff, lambda x, y: torch.abs(x - y).mean()):
+        x = a.clone().requires_grad_(grad_a)
+        y = b.clone().requires_grad_(grad_b)
+        out = fn(x, y)
+        (out * 3.0).backward()
+        grads.append((out.detach(), x.grad, y.grad))
+    (lean, lean_ga, lean_gb), (ref, ref_ga, ref_gb) = grads
+    torch.testing.assert_close(lean, ref)
+    for lean_g, ref_g in ((lean_ga, ref_ga), (lean_gb, ref_gb)):
+        if ref_g is None:
+            assert lean_g is None
+        else:
+            torch.testing.assert_close(lean_g, ref_g)
+
+
+def test_mean_abs_diff_keeps_only_an_int8_sign():
+    saved = []
+    real = torch.randn(4, 1000, requires_grad=True)
+    fake = torch.randn(4, 1000, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t) or t, lambda t: t):
+        mean_abs_diff(real, fake)
+    assert [(t.dtype, t.numel()) for t in saved] == [(torch.int8, 4000)]
+    saved.clear()
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t) or t, lambda t: t):
+        torch.abs(real - fake).mean()
+    # what it replaces: the float difference
+    assert [t.dtype for t in saved] == [torch.float32]
 
 
 def test_multiscale_l1_shape_mismatch():
