@@ -1,4 +1,9 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
-from .prroi_pool import PrRoIPool, PrRoIPoolFunction, prroi_pool
+from .prroi_pool import (MultiLevelMaxPrRoIPoolFunction, PrRoIPool,
+                         PrRoIPoolFunction, multi_level_max_prroi_pool,
+                         prroi_pool)
 
-__all__ = ['prroi_pool', 'PrRoIPool', 'PrRoIPoolFunction']
+__all__ = [
+    'prroi_pool', 'PrRoIPool', 'PrRoIPoolFunction',
+    'multi_level_max_prroi_pool', 'MultiLevelMaxPrRoIPoolFunction'
+]

@@ -8,7 +8,7 @@ either can be swapped for the other. The compiled kernels live in
 """
 import functools
 from types import ModuleType
-from typing import Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -119,6 +119,126 @@ class PrRoIPoolFunction(Function):
 
 
 prroi_pool = PrRoIPoolFunction.apply
+
+
+class MultiLevelMaxPrRoIPoolFunction(Function):
+    """Precise RoI Pooling of the same RoIs from several feature levels,
+    fused by element-wise max, as one autograd node.
+
+    Equal in value to ``torch.maximum`` over :func:`prroi_pool` of each
+    level, but it keeps for the backward pass only the fused output and the
+    index of the winning level (uint8) per output element, instead of every
+    level's output and every partial maximum (``2 L - 1`` tensors of the
+    output's size for ``L`` levels). The backward pass gives each level the
+    output gradient where it won; the coordinate gradient of a level needs
+    its own output only where its gradient is non-zero, and there it equals
+    the fused one.
+
+    Ties go to the first level in order (``torch.maximum`` splits their
+    gradient in halves): a subgradient of the max either way.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type='cuda', cast_inputs=torch.float32)
+    def forward(ctx, rois: Tensor, output_size: Union[int, Tuple[int, int]],
+                spatial_scales: Sequence[float], *features: Tensor) -> Tensor:
+        """Pools ``rois`` from each level and takes the max.
+
+        Args:
+            rois (Tensor): (K, 5) RoIs as ``[batch_idx, x1, y1, x2, y2]``.
+            output_size (int | tuple[int, int]): ``(PH, PW)`` bins per RoI.
+            spatial_scales (Sequence[float]): One scale per level.
+            *features (Tensor): The levels, each (N, C, H_l, W_l).
+
+        Returns:
+            Tensor: (K, C, PH, PW) fused features.
+        """
+        if not features or len(features) != len(spatial_scales):
+            raise ValueError(
+                'multi_level_max_prroi_pool needs one spatial scale per '
+                f'feature level, got {len(features)} levels and '
+                f'{len(spatial_scales)} scales')
+        if len(features) > 255:
+            raise ValueError('multi_level_max_prroi_pool fuses at most 255 '
+                             f'levels, got {len(features)}')
+        ext = _load_ext()
+        pooled_height, pooled_width = (int(s) for s in _pair(output_size))
+        rois = _compute_dtype(rois)
+        features = tuple(_compute_dtype(feat) for feat in features)
+        scales = tuple(float(scale) for scale in spatial_scales)
+        fused = winner = None
+        for lvl, (feat, scale) in enumerate(zip(features, scales)):
+            out = ext.prroi_pool_forward(
+                feat,
+                rois,
+                pooled_height=pooled_height,
+                pooled_width=pooled_width,
+                spatial_scale=scale)
+            if fused is None:
+                fused = out
+                winner = torch.zeros_like(out, dtype=torch.uint8)
+                continue
+            better = out > fused
+            fused = torch.where(better, out, fused)
+            winner.masked_fill_(better, lvl)
+        ctx.pooled_size = (pooled_height, pooled_width)
+        ctx.scales = scales
+        ctx.save_for_backward(rois, fused, winner, *features)
+        return fused
+
+    @staticmethod
+    @once_differentiable
+    @torch.amp.custom_bwd(device_type='cuda')
+    def backward(ctx, grad_output: Tensor) -> tuple:
+        """Gradients w.r.t. ``rois`` (K, 5) and each level's features."""
+        ext = _load_ext()
+        rois, fused, winner, *features = ctx.saved_tensors
+        grad_output = grad_output.to(fused.dtype)
+        pooled_height, pooled_width = ctx.pooled_size
+        need_rois = ctx.needs_input_grad[0]
+        grad_rois = torch.zeros_like(rois) if need_rois else None
+        grad_features = []
+        zero = grad_output.new_zeros(())
+        for lvl, (feat, scale) in enumerate(zip(features, ctx.scales)):
+            need_feat = ctx.needs_input_grad[3 + lvl]
+            if not (need_feat or need_rois):
+                grad_features.append(None)
+                continue
+            grad_lvl = torch.where(winner == lvl, grad_output, zero)
+            params = dict(
+                pooled_height=pooled_height,
+                pooled_width=pooled_width,
+                spatial_scale=scale)
+            grad_features.append(
+                ext.prroi_pool_backward(grad_lvl, feat, rois, **params)
+                if need_feat else None)
+            if need_rois:
+                grad_rois += ext.prroi_pool_coor_backward(
+                    grad_lvl, fused, feat, rois, **params)
+        return (grad_rois, None, None, *grad_features)
+
+
+def multi_level_max_prroi_pool(features: Sequence[Tensor], rois: Tensor,
+                               output_size: Union[int, Tuple[int, int]],
+                               spatial_scales: Sequence[float]) -> Tensor:
+    """Element-wise max over the levels of :func:`prroi_pool`, with the
+    backward memory of a single level (see
+    :class:`MultiLevelMaxPrRoIPoolFunction`).
+
+    Args:
+        features (Sequence[Tensor]): L levels, each (N, C, H_l, W_l), one
+            dtype.
+        rois (Tensor): (K, 5) RoIs as ``[batch_idx, x1, y1, x2, y2]`` in
+            image coordinates.
+        output_size (int | tuple[int, int]): ``(PH, PW)`` bins per RoI.
+        spatial_scales (Sequence[float]): L scales (``1 / stride``).
+
+    Returns:
+        Tensor: (K, C, PH, PW) fused features (float32 for float16 inputs).
+    """
+    return MultiLevelMaxPrRoIPoolFunction.apply(rois, output_size,
+                                                tuple(spatial_scales),
+                                                *features)
 
 
 class PrRoIPool(nn.Module):

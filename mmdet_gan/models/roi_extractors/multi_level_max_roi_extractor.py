@@ -8,6 +8,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
+from mmdet_gan.ops import PrRoIPool, multi_level_max_prroi_pool
 from .roi_layers import build_roi_layers_from_registry
 
 
@@ -22,6 +23,12 @@ class MultiLevelMaxRoIExtractor(BaseRoIExtractor):
     with the RoI's area on each level (large boxes on P2 are the expensive
     part), so ``levels`` can restrict it, e.g. ``levels=[1, 2, 3]`` skips
     P2.
+
+    With Precise RoI Pooling layers the pooling and the max are one
+    autograd node (:func:`mmdet_gan.ops.multi_level_max_prroi_pool`) that
+    keeps only the fused output and the winning level per element for the
+    backward pass; other layers (``RoIAlign``) are fused with
+    ``torch.maximum``.
 
     The alternative is MMDetection's convention of pooling each RoI from the
     single level its scale maps to: use
@@ -105,6 +112,15 @@ class MultiLevelMaxRoIExtractor(BaseRoIExtractor):
             # it; an empty batch of boxes still gives a zero gradient).
             return feats[0].new_zeros(0, self.out_channels, *out_size) + sum(
                 feats[lvl].sum() * 0. for lvl in self.levels) + rois.sum() * 0.
+        layers = [self.roi_layers[lvl] for lvl in self.levels]
+        if all(isinstance(layer, PrRoIPool) for layer in layers):
+            # One autograd node: keeps the fused output and the winning
+            # level's index for backward, not every level's output.
+            return multi_level_max_prroi_pool(
+                [feats[lvl] for lvl in self.levels], rois,
+                layers[0].output_size,
+                [layer.spatial_scale
+                 for layer in layers]).type_as(feats[0])
         roi_feats = None
         for lvl in self.levels:
             lvl_feats = self.roi_layers[lvl](feats[lvl], rois)
