@@ -2,10 +2,10 @@
 """Max over FPN levels of Precise RoI Pooling: chained ``torch.maximum``
 against the fused :func:`mmdet_gan.ops.multi_level_max_prroi_pool`.
 
-This is the pooler of the reference GAN Mask R-CNN (``MultiLevelMaxRoIExtractor``
-with ``PrRoIPool`` layers). For the box discriminator's fake boxes it runs
-on detached features with a gradient to the box coordinates only, which is
-what is timed here (``--feature-grad`` adds the feature gradient). One run
+This is the pooler of the reference GAN Mask R-CNN
+(``MultiLevelMaxRoIExtractor`` with ``PrRoIPool`` layers). For the box
+discriminator's fake boxes it runs on detached features with a gradient to
+the box coordinates only, which is what is timed here (``--feature-grad`` adds the feature gradient). One run
 prints, for both versions, the best forward+backward time of ``--repeat``
 and the bytes autograd keeps for the backward pass (``saved_tensors_hooks``,
 each storage counted once), and their ratios.
@@ -33,7 +33,10 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
         default='cuda' if torch.cuda.is_available() else 'cpu',
         choices=['cpu', 'cuda'])
     parser.add_argument(
-        '--num-rois', type=int, default=32, help='RoIs (discriminator samples)')
+        '--num-rois',
+        type=int,
+        default=32,
+        help='RoIs (discriminator samples)')
     parser.add_argument('--channels', type=int, default=256)
     parser.add_argument(
         '--image-size',
@@ -180,9 +183,10 @@ def format_report(args: argparse.Namespace,
     for name, res in results.items():
         lines.append(f'  {name:<10}{res["fwd_bwd_ms"]:>14.1f}'
                      f'{res["kept_mib"]:>20.1f}')
-    lines.append(
-        f'  fused / chained: time {fused["fwd_bwd_ms"] / chained["fwd_bwd_ms"]:.2f}x,'
-        f' kept memory {fused["kept_mib"] / chained["kept_mib"]:.2f}x')
+    time_ratio = fused['fwd_bwd_ms'] / chained['fwd_bwd_ms']
+    memory_ratio = fused['kept_mib'] / chained['kept_mib']
+    lines.append(f'  fused / chained: time {time_ratio:.2f}x, kept memory '
+                 f'{memory_ratio:.2f}x')
     return '\n'.join(lines)
 
 
