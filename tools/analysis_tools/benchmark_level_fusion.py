@@ -5,8 +5,8 @@ against the fused :func:`mmdet_gan.ops.multi_level_max_prroi_pool`.
 This is the pooler of the reference GAN Mask R-CNN
 (``MultiLevelMaxRoIExtractor`` with ``PrRoIPool`` layers). For the box
 discriminator's fake boxes it runs on detached features with a gradient to
-the box coordinates only, which is what is timed here (``--feature-grad`` adds the feature gradient). One run
-prints, for both versions, the best forward+backward time of ``--repeat``
+the box coordinates only, which is what is timed here (``--feature-grad``
+adds the feature gradient). One run prints, for both versions, the best forward+backward time of ``--repeat``
 and the bytes autograd keeps for the backward pass (``saved_tensors_hooks``,
 each storage counted once), and their ratios.
 
