@@ -6,9 +6,10 @@ This is the pooler of the reference GAN Mask R-CNN
 (``MultiLevelMaxRoIExtractor`` with ``PrRoIPool`` layers). For the box
 discriminator's fake boxes it runs on detached features with a gradient to
 the box coordinates only, which is what is timed here (``--feature-grad``
-adds the feature gradient). One run prints, for both versions, the best forward+backward time of ``--repeat``
-and the bytes autograd keeps for the backward pass (``saved_tensors_hooks``,
-each storage counted once), and their ratios.
+adds the feature gradient). One run prints, for both versions, the best
+forward+backward time of ``--repeat`` runs and the bytes autograd keeps for
+the backward pass (``saved_tensors_hooks``, each storage counted once), and
+their ratios.
 
 Example::
 
