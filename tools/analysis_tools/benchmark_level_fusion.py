@@ -18,13 +18,13 @@ Example::
 """
 import argparse
 import math
-import time
 from typing import Callable, Dict, List, Sequence
 
 import torch
 from torch import Tensor
 
 from mmdet_gan.ops import multi_level_max_prroi_pool, prroi_pool
+from mmdet_gan.utils.timing import best_time
 
 
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
@@ -109,24 +109,6 @@ def kept_bytes(pool: Callable, feats: List[Tensor], rois: Tensor) -> int:
         out = pool(feats, rois)
     del out
     return sum(storages.values())
-
-
-def best_time(fn: Callable[[], None], repeat: int, device: str) -> float:
-    """Best of ``repeat`` wall times of ``fn`` after one warm-up call."""
-
-    def sync():
-        if device == 'cuda':
-            torch.cuda.synchronize()
-
-    fn()
-    sync()
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def benchmark(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:

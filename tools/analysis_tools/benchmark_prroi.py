@@ -28,13 +28,13 @@ import argparse
 import math
 import os
 import platform
-import time
 from typing import Callable, Dict, Tuple
 
 import torch
 from torch import Tensor
 
 from mmdet_gan.ops import prroi_pool
+from mmdet_gan.utils.timing import best_time
 
 # RoI side lengths (sqrt of the area, image pixels) per distribution.
 BOX_SCALES = {
@@ -146,23 +146,6 @@ def ratio(a: Dict[str, float],
           key: str,
           fmt: str = '.2f') -> str:
     return f'{a[key] / b[key]:{fmt}}x'
-
-
-def best_time(fn: Callable[[], None], repeat: int, device: str) -> float:
-
-    def sync():
-        if device == 'cuda':
-            torch.cuda.synchronize()
-
-    fn()
-    sync()
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def time_method(pool: Callable[[Tensor, Tensor], Tensor], features: Tensor,
