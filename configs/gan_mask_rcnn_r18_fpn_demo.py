@@ -14,9 +14,9 @@ _base_ = ['./mask_rcnn_r18_fpn_demo.py', './_base_/gan_mask_rcnn_game.py']
 # - at most 16 positives per batch feed each discriminator;
 # - the discriminators are a quarter as wide as the reference's
 #   (base_channels 16: 16-32-64-128 channels).
-# Measured (docs/benchmarks.md): 1.06x the baseline's CPU time per
-# iteration and 1.08x its memory; the reference pooler with 32 positives and
-# base_channels 64 costs 1.77x / 1.64x.
+# Measured (docs/benchmarks.md): 1.07x the baseline's CPU time per
+# iteration and 1.08x its memory; the previous demo setting (P3-P5 fused by
+# max, base_channels 32) costs 1.19x / 1.13x.
 adv_roi_extractor = dict(
     type='RegistrySingleRoIExtractor',
     roi_layer=dict(type='PrRoIPool', output_size=28),
