@@ -4,6 +4,8 @@ import math
 import time
 from typing import Callable
 
+import torch
+
 
 def best_time(fn: Callable[[], None], repeat: int, device: str) -> float:
     """Best wall time of ``repeat`` calls of ``fn``, after one warm-up call.
@@ -22,7 +24,6 @@ def best_time(fn: Callable[[], None], repeat: int, device: str) -> float:
 
     def sync():
         if str(device).startswith('cuda'):
-            import torch
             torch.cuda.synchronize()
 
     fn()
