@@ -107,6 +107,29 @@ def test_main_prints_report(tool, tiny_run):
     assert f'CPU time {res["train_cpu_ratio"]:.2f}' in text
     assert 'peak training memory' in text
     assert 'prRoIPool of real+fake boxes' in text
+    target = res['target']
+    assert target['ratio'] == pytest.approx(1.10)
+    assert target['time_ratio_key'] == 'train_cpu_ratio'  # a CPU run
+    assert target['time_ok'] == (res['train_cpu_ratio'] <= 1.10)
+    assert target['memory_ok'] == (res['memory_ratio'] <= 1.10)
+    assert (f'target GAN/baseline <= 1.10: training CPU time '
+            f'{res["train_cpu_ratio"]:.2f}') in text
+
+
+def test_target_check(tool):
+    res = dict(
+        pieces_clock='process CPU time',
+        train_cpu_ratio=1.05,
+        train_time_ratio=1.3,
+        memory_ratio=1.2)
+    assert tool.target_check(res, 1.1) == dict(
+        ratio=1.1,
+        time_ratio_key='train_cpu_ratio',
+        time_ok=True,
+        memory_ok=False)
+    res['pieces_clock'] = 'wall time'  # CUDA: the wall time counts
+    assert tool.target_check(res, 1.25)['time_ok'] is False
+    assert tool.target_check(res, 1.25)['memory_ok'] is True
 
 
 def test_stats(tool):
@@ -145,6 +168,7 @@ def test_resident_bytes(tool):
     (['--warmup', '-1'], '--warmup must be >= 0'),
     (['--threads', '0'], '--threads must be >= 1'),
     (['--gan-config', 'none.py'], '--gan-config: no such file'),
+    (['--target', '0'], '--target must be > 0'),
 ])
 def test_parse_args_errors(tool, capsys, argv, message):
     with pytest.raises(SystemExit):

@@ -174,6 +174,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'e.g. model.roi_head.num_adv_samples=32 '
         'model.roi_head.adv_box_roi_extractor.levels=[0]')
     parser.add_argument(
+        '--target',
+        type=float,
+        default=1.10,
+        help='the GAN/baseline ratio of training time and of memory to check '
+        '(the report says whether each is within it)')
+    parser.add_argument(
         '--shared-cfg-options',
         nargs='+',
         action=DictAction,
@@ -185,6 +191,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
     if args.threads is not None and args.threads < 1:
         parser.error('--threads must be >= 1')
+    if not args.target > 0:
+        parser.error(f'--target must be > 0, got {args.target}')
     for name in ('warmup', 'infer_iters', 'num_gts', 'top_ops'):
         if getattr(args, name) < 0:
             parser.error(f'--{name.replace("_", "-")} must be >= 0')
@@ -608,6 +616,14 @@ def format_report(res: dict) -> str:
                      f'{m["step_peak_mb"]:.1f}')
     lines.append(f'  ratio GAN/baseline: {res["memory_ratio"]:.2f} (step '
                  f'peak only: {res["step_memory_ratio"]:.2f})')
+    target = res['target']
+    time_label = 'CPU time' if target['time_ratio_key'] == \
+        'train_cpu_ratio' else 'wall time'
+    lines.append(
+        f'target GAN/baseline <= {target["ratio"]:.2f}: training '
+        f'{time_label} {res[target["time_ratio_key"]]:.2f} '
+        f'{"yes" if target["time_ok"] else "NO"}, memory '
+        f'{res["memory_ratio"]:.2f} {"yes" if target["memory_ok"] else "NO"}')
     clock = res['pieces_clock']
     whole = res['train_cpu'] if clock == 'process CPU time' else tr
     lines.append(f'GAN step breakdown, median s/iter of {clock} (baseline; '
@@ -768,7 +784,21 @@ def benchmark(args: argparse.Namespace) -> dict:
         step_memory_ratio=memory[GAN]['step_peak_mb'] /
         max(memory[BASE]['step_peak_mb'], 1e-9),
     )
+    res['target'] = target_check(res, args.target)
     return res
+
+
+def target_check(res: dict, target: float) -> dict:
+    """Whether the training time ratio (process CPU time on CPU, wall time
+    on CUDA, where the CPU only queues kernels) and the memory ratio are
+    within ``target``."""
+    time_key = 'train_cpu_ratio' if res['pieces_clock'] == \
+        'process CPU time' else 'train_time_ratio'
+    return dict(
+        ratio=target,
+        time_ratio_key=time_key,
+        time_ok=bool(res[time_key] <= target),
+        memory_ok=bool(res['memory_ratio'] <= target))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
