@@ -17,14 +17,13 @@ Example::
         --num-rois 32 --channels 128 --image-size 192 192
 """
 import argparse
-import math
 from typing import Callable, Dict, List, Sequence
 
 import torch
 from torch import Tensor
 
 from mmdet_gan.ops import multi_level_max_prroi_pool, prroi_pool
-from mmdet_gan.utils.timing import best_time
+from mmdet_gan.utils.benchmarking import best_time, random_rois
 
 
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
@@ -81,18 +80,6 @@ def fused_maximum(feats: List[Tensor], rois: Tensor, output_size: int,
     return multi_level_max_prroi_pool(feats, rois, output_size, scales)
 
 
-def random_rois(num: int, height: int, width: int,
-                gen: torch.Generator) -> Tensor:
-    """(num, 5) boxes of one image, sides log-uniform in [16, min(H, W)]."""
-    side_max = math.log(min(height, width))
-    wh = torch.exp(
-        torch.empty(num, 2).uniform_(math.log(16.), side_max, generator=gen))
-    wh = torch.minimum(wh, torch.tensor([width, height]) - 1.)
-    xy = torch.rand(num, 2, generator=gen) * (
-        torch.tensor([width, height]) - wh)
-    return torch.cat([torch.zeros(num, 1), xy, xy + wh], dim=1)
-
-
 def kept_bytes(pool: Callable, feats: List[Tensor], rois: Tensor) -> int:
     """Bytes of the tensors autograd keeps for the backward pass of one
     call, each storage once (the inputs, which exist anyway, left out)."""
@@ -122,7 +109,9 @@ def benchmark(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
                     generator=gen).to(args.device) for s in args.strides
     ]
     scales = [1. / s for s in args.strides]
-    rois = random_rois(args.num_rois, height, width, gen).to(args.device)
+    # sides log-uniform from 16 px to the image's short side
+    rois = random_rois(args.num_rois, (height, width),
+                       (16., min(height, width)), gen).to(args.device)
     grad = torch.randn(args.num_rois, args.channels, args.output_size,
                        args.output_size, generator=gen).to(args.device)
     results = {}

@@ -25,7 +25,6 @@ Example::
     python tools/analysis_tools/benchmark_prroi.py --device cpu
 """
 import argparse
-import math
 import os
 import platform
 from typing import Callable, Dict, Tuple
@@ -34,7 +33,7 @@ import torch
 from torch import Tensor
 
 from mmdet_gan.ops import prroi_pool
-from mmdet_gan.utils.timing import best_time
+from mmdet_gan.utils.benchmarking import best_time, random_rois
 
 # RoI side lengths (sqrt of the area, image pixels) per distribution.
 BOX_SCALES = {
@@ -73,27 +72,6 @@ def parse_args():
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
-
-
-def random_rois(num: int, image_size: Tuple[int, int], scales: Tuple[float,
-                                                                     float],
-                generator: torch.Generator) -> Tensor:
-    """(num, 5) boxes in one image: log-uniform scale in ``scales``, aspect
-    ratio in [1/2, 2], centres uniform, clipped to the image."""
-    img_h, img_w = image_size
-    lo, hi = math.log(scales[0]), math.log(scales[1])
-    scale = torch.exp(torch.rand(num, generator=generator) * (hi - lo) + lo)
-    ratio = torch.exp(
-        (torch.rand(num, generator=generator) - 0.5) * math.log(4))
-    w, h = scale * ratio.sqrt(), scale / ratio.sqrt()
-    cx = torch.rand(num, generator=generator) * img_w
-    cy = torch.rand(num, generator=generator) * img_h
-    return torch.stack([
-        torch.zeros(num), (cx - w / 2).clamp(0, img_w),
-        (cy - h / 2).clamp(0, img_h), (cx + w / 2).clamp(0, img_w),
-        (cy + h / 2).clamp(0, img_h)
-    ],
-                       dim=1)
 
 
 def _hat_cdf(t: Tensor) -> Tensor:
