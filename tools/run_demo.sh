@@ -7,7 +7,7 @@
 # Usage: bash tools/run_demo.sh [CONFIG] [extra tools/train.py args]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CONFIG=${1:-configs/gan_mask_rcnn_r18_fpn_demo.py}
+CONFIG=${1:-configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py}
 shift || true
 NAME=$(basename "$CONFIG" .py)
 WORK_DIR=${WORK_DIR:-work_dirs/$NAME}

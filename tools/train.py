@@ -3,11 +3,10 @@
 import argparse
 import os
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
-
 from mmdet.registry import RUNNERS
 from mmdet.utils import setup_cache_size_limit_of_dynamo
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
 import mmdet_gan  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmdet_gan.utils.dataset_check import explain_dataset_error
@@ -65,7 +64,8 @@ def build_train_config(args) -> Config:
     if not os.path.isfile(args.config):
         raise FileNotFoundError(
             f'config file {args.config!r} does not exist; pass the path of '
-            'a config, e.g. configs/gan_mask_rcnn_r18_fpn_demo.py')
+            'a config, e.g. '
+            'configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

@@ -14,27 +14,34 @@ same file system) and ``fsync``\\ s the folder. A reader therefore sees either
 the previous file or the complete new one, never a partial one; a failed
 write removes its temporary file and leaves the destination untouched.
 
-:func:`register_atomic_local_backend` (called when ``mmdet_gan`` is imported)
-installs it for local paths, in both of MMEngine's lookups:
+Nothing changes on import beyond a *named* registration: the backend is
+``'atomic_local'`` in MMEngine's file-backend registry, and a config selects
+it where MMEngine lets a config choose a backend, e.g. for checkpoints::
 
-- ``mmengine.fileio.get_file_backend`` (what ``save_checkpoint``,
-  ``CheckpointHook`` and ``Runner.save_checkpoint`` use): the ``'local'``
-  name and the empty prefix, replacing any ``LocalBackend`` instance that
-  ``get_file_backend(..., enable_singleton=True)`` had cached before;
-- the deprecated ``FileClient`` (``file_client_args=...``): its ``'disk'``
-  backend.
+    default_hooks = dict(
+        checkpoint=dict(backend_args=dict(backend='atomic_local')))
+
+(the GAN configs of this package do). Other writes of the process, and
+other projects' configs, keep MMEngine's ``LocalBackend``.
+:func:`remove_stale_tmp_files` deletes what a killed save leaves behind
+(``CheckpointTmpCleanupHook`` calls it when a run starts).
 """
 import os
 import os.path as osp
+import re
 import uuid
 from pathlib import Path
-from typing import Union
+from typing import List, Union
 
-from mmengine.fileio import FileClient, LocalBackend, register_backend
-from mmengine.fileio import io as fileio_io
+from mmengine.fileio import LocalBackend, register_backend
 
 #: Marker in the names of temporary files (``.<name>.<hex>.tmp``).
 TMP_SUFFIX = '.tmp'
+#: Name under which :class:`AtomicLocalBackend` is registered.
+BACKEND_NAME = 'atomic_local'
+_TMP_HEX_LEN = 12
+_TMP_PATTERN = re.compile(r'^\.(?P<name>.+)\.[0-9a-f]{%d}%s$' %
+                          (_TMP_HEX_LEN, re.escape(TMP_SUFFIX)))
 
 
 def _fsync_dir(dirname: str) -> None:
@@ -76,9 +83,9 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
         filepath = osp.realpath(filepath)
     dirname = osp.dirname(osp.abspath(filepath))
     os.makedirs(dirname, exist_ok=True)
-    tmp_path = osp.join(
-        dirname,
-        f'.{osp.basename(filepath)}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}')
+    tag = uuid.uuid4().hex[:_TMP_HEX_LEN]
+    tmp_path = osp.join(dirname,
+                        f'.{osp.basename(filepath)}.{tag}{TMP_SUFFIX}')
     fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -125,27 +132,46 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_bytes(obj.encode(encoding), filepath)
 
 
-class AtomicHardDiskBackend(AtomicLocalBackend):
-    """:class:`AtomicLocalBackend` under ``FileClient``'s ``'disk'`` name
-    (MMEngine's deprecated ``HardDiskBackend`` alias)."""
+def is_stale_tmp_file(filename: str) -> bool:
+    """Whether ``filename`` (a base name) is a temporary file of
+    :func:`atomic_write_bytes` (``.<name>.<12 hex digits>.tmp``)."""
+    return _TMP_PATTERN.match(filename) is not None
 
-    @property
-    def name(self) -> str:
-        return self.__class__.__name__
+
+def remove_stale_tmp_files(dirname: Union[str, Path]) -> List[str]:
+    """Delete the temporary files that interrupted atomic writes left in
+    ``dirname`` (not recursive).
+
+    A write killed before its rename (SIGKILL, OOM, preemption) leaves its
+    temporary file, as large as the checkpoint, and nothing else refers to
+    it. Call this only when no write into ``dirname`` is in flight, e.g.
+    when a run starts.
+
+    Args:
+        dirname (str | Path): Folder to clean; a missing folder is fine.
+
+    Returns:
+        list[str]: Paths of the removed files.
+    """
+    dirname = os.fspath(dirname)
+    if not osp.isdir(dirname):
+        return []
+    removed = []
+    for entry in sorted(os.listdir(dirname)):
+        path = osp.join(dirname, entry)
+        if is_stale_tmp_file(entry) and osp.isfile(path) \
+                and not osp.islink(path):
+            os.remove(path)
+            removed.append(path)
+    return removed
 
 
 def register_atomic_local_backend() -> None:
-    """Make every local write of MMEngine's file I/O atomic.
+    """Register :class:`AtomicLocalBackend` as ``'atomic_local'``.
 
-    Idempotent; called when ``mmdet_gan`` is imported. Backends that are not
-    local (petrel, http, lmdb, memcached) are left alone.
+    Idempotent; called when ``mmdet_gan`` is imported. It adds a name only:
+    MMEngine's ``'local'`` backend and its prefix lookup stay as they are,
+    so only configs that ask for ``backend='atomic_local'`` write through
+    it.
     """
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    # get_file_backend(..., enable_singleton=True) caches instances by
-    # prefix and arguments: drop the plain LocalBackend ones made before
-    # this call so that they are rebuilt as AtomicLocalBackend.
-    for key, backend in list(fileio_io.backend_instances.items()):
-        if type(backend) is LocalBackend:
-            del fileio_io.backend_instances[key]
-    if not issubclass(FileClient._backends['disk'], AtomicLocalBackend):
-        FileClient.register_backend('disk', AtomicHardDiskBackend, force=True)
+    register_backend(BACKEND_NAME, AtomicLocalBackend, force=True)

@@ -13,17 +13,24 @@ would let a crafted checkpoint reach any attribute of any allow-listed object
 (and rewrite live module globals), so a guarded substitute is registered
 under that name: it only resolves registered ``HistoryBuffer`` statistics.
 
-It also replaces MMEngine's loader for local paths so that a refused or
-corrupted file gives an error that says what is wrong and what to do.
+Importing ``mmdet_gan`` only adds that allow-list
+(:func:`register_checkpoint_safe_globals`): MMEngine's own loader then reads
+MMEngine checkpoints under ``weights_only=True``. :func:`load_from_local_safe`
+is a loader for local paths whose errors say what is wrong and what to do (a
+refused global, a truncated file) and that honours an explicit opt-in to
+full-pickle loading; ``SafeCheckpointLoadHook`` (in the GAN configs) uses it
+for the duration of a run, and :func:`use_safe_local_loader` installs it
+anywhere else.
 """
 import codecs
 import collections
+import contextlib
 import os
 import os.path as osp
 import pickle
 import warnings
 import zipfile
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -115,10 +122,14 @@ def _needs_unsafe_globals(detail: str) -> bool:
     return 'global' in detail.lower() or 'getattr(' in detail
 
 
-def load_checkpoint_file(filename: str,
-                         map_location: Optional[Union[str, Callable]] = None
-                         ) -> Any:
+def load_from_local_safe(
+        filename: str,
+        map_location: Optional[Union[str, Callable]] = None) -> Any:
     """Load a local checkpoint with ``weights_only=True``.
+
+    Named ``load_from_<scheme>`` like MMEngine's loaders, whose log line
+    ("Loads checkpoint by local_safe backend") takes the name after
+    ``load_from_``.
 
     Args:
         filename (str): Path of the checkpoint.
@@ -130,8 +141,9 @@ def load_checkpoint_file(filename: str,
     Raises:
         FileNotFoundError: ``filename`` does not exist.
         UnsafeCheckpointError: the file needs globals outside the allow-list
-            and the user did not opt in (``MMDET_GAN_UNSAFE_CHECKPOINT_LOAD=1``,
-            or ``--unsafe-load-checkpoint`` of the tools).
+            and the user did not opt in
+            (``MMDET_GAN_UNSAFE_CHECKPOINT_LOAD=1``, or
+            ``--unsafe-load-checkpoint`` of the tools).
         CheckpointLoadError: the file is truncated or not a checkpoint.
     """
     filename = osp.expanduser(filename)
@@ -168,8 +180,26 @@ def load_checkpoint_file(filename: str,
 
 
 def register_checkpoint_safe_globals() -> None:
-    """Allow-list MMEngine's checkpoint globals and install the safe loader
-    for local paths. Idempotent; called when ``mmdet_gan`` is imported."""
+    """Allow-list MMEngine's checkpoint globals for
+    ``torch.load(weights_only=True)``. Idempotent; called when ``mmdet_gan``
+    is imported."""
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+
+def _local_loader() -> Callable:
+    """The loader MMEngine's ``CheckpointLoader`` uses for local paths."""
+    return CheckpointLoader._schemes['']
+
+
+@contextlib.contextmanager
+def use_safe_local_loader() -> Iterator[None]:
+    """Load local checkpoints with :func:`load_from_local_safe` inside the
+    block; the previous loader is restored afterwards."""
+    previous = _local_loader()
     CheckpointLoader.register_scheme(
-        prefixes='', loader=load_checkpoint_file, force=True)
+        prefixes='', loader=load_from_local_safe, force=True)
+    try:
+        yield
+    finally:
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=previous, force=True)

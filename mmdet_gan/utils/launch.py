@@ -14,37 +14,31 @@ from mmengine.config import Config, ConfigDict
 
 from .checkpoint_safety import UNSAFE_LOAD_ENV
 
-PLAYER_KEYS = ('generator', 'discriminator')
-
-
-def is_multi_player_optim_wrapper(optim_wrapper: dict) -> bool:
-    """Whether an ``optim_wrapper`` config holds one wrapper per player."""
-    return any(
-        isinstance(optim_wrapper.get(key), dict) for key in PLAYER_KEYS)
-
 
 def enable_amp(cfg: Config) -> None:
-    """Switch the config's optim wrapper(s) to ``AmpOptimWrapper``.
+    """Switch the config's optim wrapper to ``AmpOptimWrapper``, exactly as
+    ``mmdet/tools/train.py --amp`` does.
 
-    A single wrapper is switched the way ``mmdet/tools/train.py --amp``
-    does. With one wrapper per player (``generator``/``discriminator``),
-    each player gets its own ``AmpOptimWrapper`` and GradScaler, because the
-    top-level keys of such a config are player names.
+    The top-level ``type`` / ``loss_scale`` of a GAN optim wrapper are the
+    default of both players (``GANOptimWrapperConstructor``), so each player
+    gets its own ``AmpOptimWrapper`` and GradScaler unless it sets its own
+    ``type``.
+
+    Raises:
+        ValueError: the optim wrapper's type is neither ``OptimWrapper`` nor
+            ``AmpOptimWrapper``.
     """
     optim_wrapper = cfg.optim_wrapper
-    if is_multi_player_optim_wrapper(optim_wrapper):
-        targets = [
-            optim_wrapper[key] for key in optim_wrapper
-            if isinstance(optim_wrapper[key], dict)
-        ]
-    else:
-        targets = [optim_wrapper]
-    for target in targets:
-        if target.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.')
-            continue
-        target['type'] = 'AmpOptimWrapper'
-        target['loss_scale'] = 'dynamic'
+    wrapper_type = optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper_type == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.')
+        return
+    if wrapper_type != 'OptimWrapper':
+        raise ValueError(
+            '--amp is only supported when the optimizer wrapper type is '
+            f'OptimWrapper, but got {wrapper_type!r}')
+    optim_wrapper.type = 'AmpOptimWrapper'
+    optim_wrapper.loss_scale = 'dynamic'
 
 
 def print_log(msg: str) -> None:

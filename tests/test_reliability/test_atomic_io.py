@@ -1,7 +1,8 @@
-"""Atomic checkpoint writes (mmdet_gan.utils.atomic_io): MMEngine's local
-writes go through a temporary file and ``os.replace``, so a failure or a
-kill in the middle of a save never leaves a partial file under the final
-name. (A real SIGKILL during a training run's save is in
+"""Atomic checkpoint writes (mmdet_gan.utils.atomic_io): with the
+``'atomic_local'`` backend a config selects, writes go through a temporary
+file and ``os.replace``, so a failure or a kill in the middle of a save
+never leaves a partial file under the final name; importing the package
+changes no other I/O. (A real SIGKILL during a training run's save is in
 test_exact_resume.py.)"""
 import errno
 import os
@@ -9,14 +10,17 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.fileio import FileClient, LocalBackend, get_file_backend
-from mmengine.fileio import io as fileio_io
 from mmengine.fileio.backends import local_backend
 from mmengine.runner.checkpoint import save_checkpoint
 
+from mmdet_gan.engine.hooks import CheckpointTmpCleanupHook
 from mmdet_gan.utils import atomic_io
 from mmdet_gan.utils.atomic_io import (AtomicLocalBackend, atomic_write_bytes,
-                                       register_atomic_local_backend)
+                                       is_stale_tmp_file,
+                                       register_atomic_local_backend,
+                                       remove_stale_tmp_files)
 
 
 class FailingFile:
@@ -45,46 +49,92 @@ def checkpoint(value):
     return {'state_dict': {'w': torch.full((256, 256), float(value))}}
 
 
-def test_local_writes_resolve_to_the_atomic_backend(tmp_path):
+ATOMIC = dict(backend='atomic_local')
+
+
+def test_import_leaves_mmengine_local_io_alone(tmp_path):
+    """Importing mmdet_gan (conftest does) registers a *named* backend and
+    changes nothing else: plain local paths, the cached singletons and the
+    deprecated FileClient stay MMEngine's."""
     path = str(tmp_path / 'epoch_1.pth')
-    # what save_checkpoint, Runner.save_checkpoint and CheckpointHook use
-    assert type(get_file_backend(path)) is AtomicLocalBackend
-    assert type(get_file_backend(path, enable_singleton=True)) is \
-        AtomicLocalBackend
+    assert type(get_file_backend(path)) is LocalBackend
+    assert type(get_file_backend(path, enable_singleton=True)) is LocalBackend
     assert type(get_file_backend(
-        path, backend_args=dict(backend='local'))) is AtomicLocalBackend
-    # the deprecated FileClient (file_client_args=...)
-    assert isinstance(
-        FileClient.infer_client(uri=path).client, AtomicLocalBackend)
-    assert isinstance(FileClient(backend='disk').client, AtomicLocalBackend)
-    # other storages are left alone
-    assert not isinstance(
-        get_file_backend('http://example.com/x.pth'), LocalBackend)
+        path, backend_args=dict(backend='local'))) is LocalBackend
+    assert type(FileClient(backend='disk').client) is not AtomicLocalBackend
+    register_atomic_local_backend()  # idempotent, and still only a name
+    assert type(get_file_backend(path)) is LocalBackend
 
 
-def test_registration_replaces_cached_plain_backends(tmp_path, monkeypatch):
-    """A LocalBackend cached by get_file_backend(enable_singleton=True)
-    before mmdet_gan was imported is not reused afterwards."""
-    monkeypatch.setattr(fileio_io, 'backend_instances', {})
-    path = str(tmp_path / 'x.pth')
-    key = ':{}'  # get_file_backend's cache key for local paths, no args
-    fileio_io.backend_instances[key] = LocalBackend()
-    register_atomic_local_backend()
-    assert key not in fileio_io.backend_instances
-    assert type(get_file_backend(path, enable_singleton=True)) is \
+def test_the_config_selects_the_atomic_backend_by_name(tmp_path):
+    path = str(tmp_path / 'epoch_1.pth')
+    assert type(get_file_backend(path, backend_args=ATOMIC)) is \
         AtomicLocalBackend
+    # what CheckpointHook passes to Runner.save_checkpoint
+    save_checkpoint(checkpoint(1), path, backend_args=ATOMIC)
+    assert (torch.load(path, weights_only=True)['state_dict']['w'] == 1).all()
+
+
+def test_gan_configs_write_checkpoints_atomically(repo_root):
+    for name in ('gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_coco.py',
+                 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py',
+                 'mask_rcnn/mask_rcnn_r18_fpn_demo.py'):
+        cfg = Config.fromfile(osp.join(repo_root, 'configs', name))
+        assert cfg.default_hooks.checkpoint.backend_args == ATOMIC, name
+        hooks = [hook['type'] for hook in cfg.custom_hooks]
+        assert 'CheckpointTmpCleanupHook' in hooks, name
+
+
+def test_stale_tmp_files_removed_at_the_next_start(tmp_path):
+    """A save killed before its rename leaves `.<name>.<hex>.tmp`; the hook
+    removes exactly such files when the next run starts."""
+    work_dir = tmp_path / 'work'
+    out_root = tmp_path / 'out'
+    (out_root / 'work').mkdir(parents=True)
+    work_dir.mkdir()
+    stale = [
+        work_dir / '.epoch_3.pth.0123456789ab.tmp',
+        out_root / 'work' / '.best_segm.pth.abcdefabcdef.tmp'
+    ]
+    kept = [
+        work_dir / 'epoch_2.pth', work_dir / 'notes.tmp',
+        work_dir / '.epoch_3.pth.xyz.tmp',
+        work_dir / '.epoch_3.pth.0123456789abc.tmp'
+    ]
+    for path in stale + kept:
+        path.write_bytes(b'x' * 10)
+
+    class Runner:
+        pass
+
+    runner = Runner()
+    runner.work_dir = str(work_dir)
+    checkpoint_hook = Runner()
+    checkpoint_hook.out_dir = str(out_root)
+    runner.hooks = [checkpoint_hook]
+    CheckpointTmpCleanupHook().before_run(runner)
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)
+
+
+def test_a_failed_atomic_write_leaves_no_tmp_file_to_clean(tmp_path):
+    assert remove_stale_tmp_files(tmp_path / 'missing') == []
+    atomic_write_bytes(b'data', tmp_path / 'a.pth')
+    assert remove_stale_tmp_files(tmp_path) == []
+    assert not is_stale_tmp_file('a.pth')
+    assert is_stale_tmp_file('.a.pth.0123456789ab.tmp')
 
 
 def test_failure_mid_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     path = str(tmp_path / 'epoch_1.pth')
-    save_checkpoint(checkpoint(1), path)
+    save_checkpoint(checkpoint(1), path, backend_args=ATOMIC)
     before = sorted(os.listdir(tmp_path))
 
     real_fdopen = os.fdopen
     monkeypatch.setattr(atomic_io.os, 'fdopen',
                         lambda *a, **k: FailingFile(real_fdopen(*a, **k)))
     with pytest.raises(OSError, match='No space left on device'):
-        save_checkpoint(checkpoint(2), path)
+        save_checkpoint(checkpoint(2), path, backend_args=ATOMIC)
     monkeypatch.undo()
 
     # the previous checkpoint is intact and no temporary file is left
@@ -92,7 +142,7 @@ def test_failure_mid_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     loaded = torch.load(path, weights_only=True)
     assert (loaded['state_dict']['w'] == 1).all()
     # the next save succeeds
-    save_checkpoint(checkpoint(3), path)
+    save_checkpoint(checkpoint(3), path, backend_args=ATOMIC)
     assert (torch.load(path, weights_only=True)['state_dict']['w'] == 3).all()
 
 
@@ -118,7 +168,7 @@ def test_stock_local_backend_would_leave_a_truncated_file(
 
 def test_put_text_is_atomic_and_modes_match_open(tmp_path):
     path = tmp_path / 'last_checkpoint'
-    backend = get_file_backend(str(path))
+    backend = get_file_backend(str(path), backend_args=ATOMIC)
     backend.put_text('/work/epoch_1.pth', str(path))
     assert path.read_text() == '/work/epoch_1.pth'
     backend.put_text('/work/epoch_2.pth', str(path))

@@ -8,21 +8,22 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.runner import Runner
 from torch import nn
 
-from mmdet.registry import MODELS
 from mmdet_gan.engine.hooks import GANTrainCheckHook
 from mmdet_gan.engine.model_wrappers import GANDistributedDataParallel
 from mmdet_gan.models.detectors import GANMaskRCNN
 from .utils import GAN_CFG, REPO_ROOT, write_small_gan_config
 
 GAN_CONFIGS = [
-    'gan_mask_rcnn_r18_fpn_demo.py', 'gan_mask_rcnn_r50_fpn_1x_coco.py',
-    'gan_mask_rcnn_r50_fpn_1x_cityscapes.py'
+    'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py',
+    'gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_coco.py',
+    'gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_cityscapes.py'
 ]
 
 
@@ -43,8 +44,10 @@ def model_cfg(gan_cfg):
 @pytest.mark.parametrize('name', GAN_CONFIGS)
 def test_gan_configs_carry_the_reliability_hooks(name):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', name))
-    assert [hook['type'] for hook in cfg.custom_hooks
-            ] == ['RNGStateHook', 'GANTrainCheckHook', 'DatasetCheckHook']
+    assert [hook['type'] for hook in cfg.custom_hooks] == [
+        'RNGStateHook', 'GANTrainCheckHook', 'DatasetCheckHook',
+        'CheckpointTmpCleanupHook', 'SafeCheckpointLoadHook'
+    ]
 
 
 @pytest.mark.parametrize('discriminator', [{}, dict(box=None, mask=None)])
@@ -73,13 +76,13 @@ def test_optim_wrapper_without_discriminator(gan_cfg, gan_model):
 
 def test_optim_wrapper_merged_without_delete(gan_cfg, gan_model):
     """An override of the stock optim_wrapper without _delete_=True keeps
-    its type / optimizer next to the players."""
+    its optimizer next to the players (its type is a valid default)."""
     cfg = copy.deepcopy(gan_cfg.optim_wrapper)
     cfg.update(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.02))
     with pytest.raises(
             ValueError,
-            match=r"optim_wrapper has unexpected keys \['optimizer', 'type'"
-            r'\] next to the players; .*add _delete_=True to the GAN '
+            match=r"optim_wrapper has unexpected keys \['optimizer'\] next "
+            r'to the players .*add _delete_=True to the GAN '
             'optim_wrapper'):
         build_optim_wrapper(gan_model, cfg)
 

@@ -13,7 +13,7 @@ from mmdet_gan.datasets.demo_dataset import (DEMO_CLASSES, DEMO_PALETTE,
                                              create_demo_dataset)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'mask_rcnn_r18_fpn_demo.py')
+CONFIG = osp.join(REPO, 'configs', 'mask_rcnn', 'mask_rcnn_r18_fpn_demo.py')
 
 
 def _load_tool():

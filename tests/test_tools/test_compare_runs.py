@@ -38,8 +38,8 @@ def test_format_table_mean_spread_and_difference():
 def test_one_seed_end_to_end(tiny_demo_data, tmp_path):
     options = [
         opt for opt in tiny_run_options(tiny_demo_data, max_epochs=1)
-        if not opt.startswith(('val_evaluator', 'test_evaluator',
-                               'default_hooks.checkpoint'))
+        if not opt.startswith(
+            ('val_evaluator', 'test_evaluator', 'default_hooks.checkpoint'))
     ] + ['train_cfg.val_interval=1']
     ann = osp.join(tiny_demo_data, 'annotations', 'instances_val.json')
     options.append(f'val_evaluator.0.ann_file={ann}')
@@ -47,9 +47,11 @@ def test_one_seed_end_to_end(tiny_demo_data, tmp_path):
     work_dir = str(tmp_path / 'cmp')
     table = compare_runs.main([
         '--base',
-        osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py'), '--gan',
-        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py'),
-        '--seeds', '0', '--work-dir', work_dir, '--cfg-options', *options
+        osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
+                 'mask_rcnn_r18_fpn_demo.py'), '--gan',
+        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_demo.py'), '--seeds', '0',
+        '--work-dir', work_dir, '--cfg-options', *options
     ])
     for name in ('segm AP', 'boundary AP', 'bbox AP'):
         assert f'| {name} |' in table
@@ -58,7 +60,9 @@ def test_one_seed_end_to_end(tiny_demo_data, tmp_path):
     # a second call reuses the finished runs
     assert compare_runs.main([
         '--base',
-        osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py'), '--gan',
-        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py'),
-        '--seeds', '0', '--work-dir', work_dir
+        osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
+                 'mask_rcnn_r18_fpn_demo.py'), '--gan',
+        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_demo.py'), '--seeds', '0',
+        '--work-dir', work_dir
     ]) == table

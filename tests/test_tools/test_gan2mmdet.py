@@ -3,12 +3,12 @@ import os.path as osp
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
-from mmdet.registry import MODELS
 from .tool_loader import REPO_ROOT, load_tool
 
 gan2mmdet = load_tool('model_converters/gan2mmdet.py')
@@ -18,7 +18,7 @@ gan2mmdet = load_tool('model_converters/gan2mmdet.py')
 def r50_models():
     gan = MODELS.build(
         Config.fromfile(
-            osp.join(REPO_ROOT, 'configs',
+            osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
                      'gan_mask_rcnn_r50_fpn_1x_coco.py')).model)
     stock = MODELS.build(
         get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py').model)
@@ -28,8 +28,14 @@ def r50_models():
 def test_converted_checkpoint_loads_into_stock_mask_rcnn(r50_models, tmp_path):
     gan, stock = r50_models
     src, dst = tmp_path / 'gan.pth', tmp_path / 'stock.pth'
-    torch.save({'state_dict': gan.state_dict(), 'meta': {'epoch': 12},
-                'optimizer': {}}, src)
+    torch.save(
+        {
+            'state_dict': gan.state_dict(),
+            'meta': {
+                'epoch': 12
+            },
+            'optimizer': {}
+        }, src)
     gan2mmdet.main([str(src), str(dst)])
     converted = torch.load(dst, weights_only=True)
     assert converted['meta'] == {'epoch': 12}
@@ -46,15 +52,18 @@ def test_stock_checkpoint_starts_gan_training(r50_models, tmp_path):
     gan, stock = r50_models
     path = tmp_path / 'stock.pth'
     torch.save({'state_dict': stock.state_dict()}, path)
-    disc_before = {k: v.clone() for k, v in gan.discriminator.state_dict().items()}
+    disc_before = {
+        k: v.clone()
+        for k, v in gan.discriminator.state_dict().items()
+    }
     messages = []
     handler = logging.Handler()
     handler.emit = lambda record: messages.append(record.getMessage())
     logger = MMLogger.get_current_instance()
     logger.addHandler(handler)
     try:
-        load_checkpoint(gan, str(path), map_location='cpu', strict=False,
-                        logger=logger)
+        load_checkpoint(
+            gan, str(path), map_location='cpu', strict=False, logger=logger)
     finally:
         logger.removeHandler(handler)
     text = '\n'.join(messages)

@@ -15,7 +15,8 @@ from .tool_loader import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py')
+GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                   'gan_mask_rcnn_r18_fpn_demo.py')
 
 
 def run_tool(*argv, cwd):
@@ -37,8 +38,7 @@ def scalar_iters(work_dir):
         if osp.isfile(log):
             with open(log) as f:
                 iters += [
-                    json.loads(line)['iter'] for line in f
-                    if '"loss"' in line
+                    json.loads(line)['iter'] for line in f if '"loss"' in line
                 ]
     return iters
 
@@ -57,7 +57,8 @@ def test_train_two_epochs_then_resume_to_three(tiny_demo_data, tmp_path):
     # 8 images, batch 4: 2 iterations per epoch
     assert scalar_iters(work_dir) == [1, 2, 3, 4]
     ckpt2 = torch.load(
-        osp.join(work_dir, 'epoch_2.pth'), map_location='cpu',
+        osp.join(work_dir, 'epoch_2.pth'),
+        map_location='cpu',
         weights_only=True)  # the safe allow-list is active (conftest)
     assert ckpt2['meta']['epoch'] == 2 and ckpt2['meta']['iter'] == 4
     assert set(ckpt2['optimizer']) == {'generator', 'discriminator'}
@@ -75,7 +76,8 @@ def test_train_two_epochs_then_resume_to_three(tiny_demo_data, tmp_path):
     assert 'resumed epoch: 2, iter: 4' in out
     assert scalar_iters(work_dir) == [1, 2, 3, 4, 5, 6]
     ckpt3 = torch.load(
-        osp.join(work_dir, 'epoch_3.pth'), map_location='cpu',
+        osp.join(work_dir, 'epoch_3.pth'),
+        map_location='cpu',
         weights_only=True)
     assert ckpt3['meta']['epoch'] == 3 and ckpt3['meta']['iter'] == 6
     # both players' optimizer states were restored and stepped on: the
@@ -87,8 +89,8 @@ def test_train_two_epochs_then_resume_to_three(tiny_demo_data, tmp_path):
         key = next(iter(after))
         moved = [
             not torch.equal(before[key][name], after[key][name])
-            for name in after[key] if torch.is_tensor(after[key][name])
-            and after[key][name].dim() > 0
+            for name in after[key]
+            if torch.is_tensor(after[key][name]) and after[key][name].dim() > 0
         ]
         assert moved and all(moved)
 
@@ -115,7 +117,8 @@ def test_train_two_epochs_then_resume_to_three(tiny_demo_data, tmp_path):
         cwd=str(tmp_path))
     out = run_tool(
         test,
-        osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py'),
+        osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
+                 'mask_rcnn_r18_fpn_demo.py'),
         stock_ckpt,
         '--work-dir',
         str(tmp_path / 'test_stock'),
@@ -125,6 +128,7 @@ def test_train_two_epochs_then_resume_to_three(tiny_demo_data, tmp_path):
     stock_line = [
         line for line in out.splitlines() if 'coco/segm_mAP:' in line
     ]
+
     # same generator weights, same graph: the same metrics
     def metrics(line):
         return dict(re.findall(r'(coco/\w+): (-?[\d.]+)', line))

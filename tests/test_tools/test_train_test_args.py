@@ -3,13 +3,16 @@ import os.path as osp
 import pytest
 import torch
 
+from mmdet_gan.engine import GANOptimWrapperConstructor
 from .tool_loader import REPO_ROOT, load_tool
 
 train_tool = load_tool('train.py')
 test_tool = load_tool('test.py')
 
-GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py')
-BASE_CFG = osp.join(REPO_ROOT, 'configs', 'mask_rcnn_r18_fpn_demo.py')
+GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                   'gan_mask_rcnn_r18_fpn_demo.py')
+BASE_CFG = osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
+                    'mask_rcnn_r18_fpn_demo.py')
 
 
 def train_cfg(*argv):
@@ -18,17 +21,26 @@ def train_cfg(*argv):
 
 def test_work_dir_priority(tmp_path):
     cfg = train_cfg(GAN_CFG)
-    assert cfg.work_dir == osp.join('./work_dirs', 'gan_mask_rcnn_r18_fpn_demo')
+    assert cfg.work_dir == osp.join('./work_dirs',
+                                    'gan_mask_rcnn_r18_fpn_demo')
     cfg = train_cfg(GAN_CFG, '--work-dir', str(tmp_path))
     assert cfg.work_dir == str(tmp_path)
 
 
-def test_amp_is_set_per_player_for_gan_configs():
+def test_amp_is_set_as_mmdet_does_and_reaches_both_players():
+    """--amp sets the top-level type / loss_scale, as MMDetection's tool;
+    the constructor makes them both players' default."""
     cfg = train_cfg(GAN_CFG, '--amp')
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    constructor = GANOptimWrapperConstructor({
+        k: v
+        for k, v in cfg.optim_wrapper.items() if k != 'constructor'
+    })
     for player in ('generator', 'discriminator'):
-        assert cfg.optim_wrapper[player].type == 'AmpOptimWrapper'
-        assert cfg.optim_wrapper[player].loss_scale == 'dynamic'
-    assert 'type' not in cfg.optim_wrapper  # no stray top-level "player"
+        merged = constructor.constructors[player].optim_wrapper_cfg
+        assert merged['type'] == 'AmpOptimWrapper'
+        assert merged['loss_scale'] == 'dynamic'
 
 
 def test_amp_on_single_optimizer_config_matches_mmdet():
@@ -56,8 +68,9 @@ def test_bad_arguments_name_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match='--resume'):
         train_cfg(GAN_CFG, '--resume', str(tmp_path / 'nope.pth'))
     with pytest.raises(RuntimeError, match='auto_scale_lr'):
-        train_cfg(osp.join(REPO_ROOT, 'configs', '_base_',
-                           'gan_mask_rcnn_game.py'), '--auto-scale-lr')
+        train_cfg(
+            osp.join(REPO_ROOT, 'configs', '_base_', 'gan_default_runtime.py'),
+            '--auto-scale-lr')
     with pytest.raises(SystemExit):
         train_tool.parse_args([GAN_CFG, '--launcher', 'nccl'])
 

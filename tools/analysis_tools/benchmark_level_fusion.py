@@ -46,7 +46,10 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
         metavar=('H', 'W'),
         help='padded input image (one image)')
     parser.add_argument(
-        '--strides', type=int, nargs='+', default=[4, 8, 16, 32],
+        '--strides',
+        type=int,
+        nargs='+',
+        default=[4, 8, 16, 32],
         help='strides of the fused levels')
     parser.add_argument('--output-size', type=int, default=28)
     parser.add_argument(
@@ -105,15 +108,20 @@ def benchmark(args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
     gen = torch.Generator().manual_seed(args.seed)
     height, width = args.image_size
     feats = [
-        torch.randn(1, args.channels, -(-height // s), -(-width // s),
-                    generator=gen).to(args.device) for s in args.strides
+        torch.randn(
+            1, args.channels, -(-height // s), -(-width // s),
+            generator=gen).to(args.device) for s in args.strides
     ]
     scales = [1. / s for s in args.strides]
     # sides log-uniform from 16 px to the image's short side
     rois = random_rois(args.num_rois, (height, width),
                        (16., min(height, width)), gen).to(args.device)
-    grad = torch.randn(args.num_rois, args.channels, args.output_size,
-                       args.output_size, generator=gen).to(args.device)
+    grad = torch.randn(
+        args.num_rois,
+        args.channels,
+        args.output_size,
+        args.output_size,
+        generator=gen).to(args.device)
     results = {}
     outputs = {}
     for name, fn in (('chained', chained_maximum), ('fused', fused_maximum)):

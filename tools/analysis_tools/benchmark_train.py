@@ -71,9 +71,9 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEFAULT_GAN_CONFIG = osp.join(REPO_ROOT, 'configs',
+DEFAULT_GAN_CONFIG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
                               'gan_mask_rcnn_r18_fpn_demo.py')
-DEFAULT_BASE_CONFIG = osp.join(REPO_ROOT, 'configs',
+DEFAULT_BASE_CONFIG = osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
                                'mask_rcnn_r18_fpn_demo.py')
 
 GAN, BASE = 'gan', 'baseline'
@@ -345,8 +345,8 @@ def instrument(timer: PieceTimer, role: str, model: nn.Module,
 
     def per_player(piece: str) -> Callable[..., str]:
         """Label of a call whose first argument is a player's wrapper."""
-        return lambda wrapper, *args, **kwargs: (
-            'g' if wrapper is gen_wrapper else 'd') + piece
+        return lambda wrapper, *args, **kwargs: ('g' if wrapper is gen_wrapper
+                                                 else 'd') + piece
 
     timer.wrap(model, '_backward', per_player('_backward'))
     timer.wrap(model, '_step', per_player('_step'))
@@ -656,6 +656,7 @@ def format_report(res: dict) -> str:
 def benchmark(args: argparse.Namespace) -> dict:
     """Run the benchmark described by ``args``; returns the results."""
     import mmdet_gan  # noqa: F401  (registers the GAN modules)
+
     # Quiet init_weights / paramwise logs: a fresh current logger.
     MMLogger.get_instance('benchmark_train', log_level='WARNING')
     init_default_scope('mmdet')

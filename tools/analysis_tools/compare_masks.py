@@ -7,9 +7,9 @@ model; masks are filled with their class colour, outlined, and labelled
 
 Example:
     python tools/analysis_tools/compare_masks.py \
-        --model configs/mask_rcnn_r18_fpn_demo.py \
+        --model configs/mask_rcnn/mask_rcnn_r18_fpn_demo.py \
             work_dirs/mask_rcnn_r18_fpn_demo/epoch_16.pth "Mask R-CNN" \
-        --model configs/gan_mask_rcnn_r18_fpn_demo.py \
+        --model configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py \
             work_dirs/gan_mask_rcnn_r18_fpn_demo/epoch_16.pth GAN-Mask-R-CNN \
         --out outputs/compare_masks.png --num-images 4 --score-thr 0.5
 

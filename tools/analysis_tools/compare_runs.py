@@ -5,8 +5,8 @@ a table of mean and spread of each metric and the GAN - baseline difference.
 
 Usage:
     python tools/analysis_tools/compare_runs.py \
-        --base configs/mask_rcnn_r18_fpn_demo.py \
-        --gan configs/gan_mask_rcnn_r18_fpn_demo.py \
+        --base configs/mask_rcnn/mask_rcnn_r18_fpn_demo.py \
+        --gan configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py \
         --seeds 0 1 2 --work-dir work_dirs/compare
 
 Each run is ``tools/train.py`` in a subprocess on a small wrapper config that
@@ -60,9 +60,10 @@ default_hooks = dict(checkpoint=dict(save_best=None, max_keep_ckpts=1))
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Compare a baseline and a GAN config over several seeds')
-    parser.add_argument('--base', default='configs/mask_rcnn_r18_fpn_demo.py')
     parser.add_argument(
-        '--gan', default='configs/gan_mask_rcnn_r18_fpn_demo.py')
+        '--base', default='configs/mask_rcnn/mask_rcnn_r18_fpn_demo.py')
+    parser.add_argument(
+        '--gan', default='configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/compare_runs')
     parser.add_argument(
@@ -158,14 +159,14 @@ def format_table(results: Dict[str, List[Dict[str, float]]],
                      f'{summarise(diffs)} |')
     keys = dict(METRICS)
     per_seed = [
-        name for name in PER_SEED_METRICS if all(
-            keys[name] in run for kind in ('base', 'gan')
-            for run in results[kind])
+        name for name in PER_SEED_METRICS if all(keys[name] in run
+                                                 for kind in ('base', 'gan')
+                                                 for run in results[kind])
     ]
     if per_seed:
         lines += [
-            '', '| seed | ' + ' | '.join(
-                f'{name} baseline / GAN' for name in per_seed) + ' |',
+            '', '| seed | ' + ' | '.join(f'{name} baseline / GAN'
+                                         for name in per_seed) + ' |',
             '| --- |' + ' --- |' * len(per_seed)
         ]
         for seed, base, gan in zip(seeds, results['base'], results['gan']):

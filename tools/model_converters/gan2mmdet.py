@@ -12,7 +12,7 @@ import torch
 
 import mmdet_gan  # noqa: F401  (safe checkpoint loading)
 from mmdet_gan.utils.checkpoint_convert import strip_discriminators
-from mmdet_gan.utils.checkpoint_safety import load_checkpoint_file
+from mmdet_gan.utils.checkpoint_safety import load_from_local_safe
 
 
 def parse_args(argv=None):
@@ -26,7 +26,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')
+    checkpoint = load_from_local_safe(args.checkpoint, map_location='cpu')
     converted, num_removed = strip_discriminators(checkpoint)
     if num_removed == 0:
         print(f'{args.checkpoint} has no discriminator weights: it already '

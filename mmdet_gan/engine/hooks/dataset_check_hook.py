@@ -1,7 +1,7 @@
 """Check the training data set before the first iteration."""
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 
-from mmdet.registry import HOOKS
 from mmdet_gan.utils.dataset_check import check_detection_dataset
 
 

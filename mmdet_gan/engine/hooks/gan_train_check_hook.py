@@ -1,10 +1,10 @@
 """Fail before the first iteration when the runner's pieces do not fit a
 GAN model."""
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 
-from mmdet.registry import HOOKS
 from mmdet_gan.models.detectors import GANMaskRCNN
 
 
@@ -56,4 +56,4 @@ class GANTrainCheckHook(Hook):
                 'MMDistributedDataParallel never calls '
                 'GANMaskRCNN.train_step: set model_wrapper_cfg=dict('
                 "type='GANDistributedDataParallel') in the config (it comes "
-                'with configs/_base_/gan_mask_rcnn_game.py)')
+                'with configs/_base_/gan_default_runtime.py)')

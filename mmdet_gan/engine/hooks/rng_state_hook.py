@@ -5,11 +5,10 @@ from typing import Optional
 
 import numpy as np
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-
-from mmdet.registry import HOOKS
 
 #: Checkpoint key of the saved states.
 RNG_STATE_KEY = 'rng_state'

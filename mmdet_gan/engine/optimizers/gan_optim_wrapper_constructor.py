@@ -3,12 +3,47 @@ import copy
 from collections import OrderedDict
 from typing import Dict, Optional
 
-from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
+from mmengine.optim import (AmpOptimWrapper, DefaultOptimWrapperConstructor,
+                            OptimWrapperDict)
 from torch import nn
 
-from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
-
 PLAYERS = ('generator', 'discriminator')
+#: Wrapper keys that may sit next to the players as both players' default.
+SHARED_WRAPPER_KEYS = ('type', 'loss_scale', 'dtype', 'clip_grad',
+                       'accumulative_counts')
+#: Shared defaults that only an ``AmpOptimWrapper`` accepts.
+AMP_ONLY_KEYS = ('loss_scale', 'dtype')
+
+
+def with_shared_defaults(player_cfg: dict, defaults: dict) -> dict:
+    """A player's wrapper config with the shared ``defaults`` filled in.
+
+    Keys the player sets win. ``loss_scale`` / ``dtype`` from the defaults
+    are left out when the player's resulting ``type`` is not an
+    ``AmpOptimWrapper`` (a player that keeps ``type='OptimWrapper'`` under
+    ``--amp`` trains in full precision instead of failing).
+
+    Args:
+        player_cfg (dict): ``optim_wrapper.<player>``.
+        defaults (dict): The shared keys found next to the players.
+
+    Returns:
+        dict: The merged config (``type`` defaults to ``'OptimWrapper'``).
+    """
+    merged = dict(defaults)
+    merged.update(player_cfg)
+    merged.setdefault('type', 'OptimWrapper')
+    wrapper_type = merged['type']
+    if isinstance(wrapper_type, str):
+        wrapper_type = OPTIM_WRAPPERS.get(wrapper_type)
+    is_amp = isinstance(wrapper_type, type) and issubclass(
+        wrapper_type, AmpOptimWrapper)
+    if not is_amp:
+        for key in AMP_ONLY_KEYS:
+            if key in defaults and key not in player_cfg:
+                merged.pop(key)
+    return merged
 
 
 class _ModuleView(nn.Module):
@@ -35,11 +70,22 @@ class GANOptimWrapperConstructor:
     optimizer, ``paramwise_cfg``, ``clip_grad`` and wrapper type
     (``AmpOptimWrapper`` for mixed precision).
 
+    A top-level ``type``, ``loss_scale``, ``dtype``, ``clip_grad`` or
+    ``accumulative_counts`` next to ``generator`` / ``discriminator`` is the
+    default of both players' wrappers; a key set inside a player wins for
+    that player. This is what MMDetection's ``tools/train.py --amp`` relies
+    on: it sets ``optim_wrapper.type='AmpOptimWrapper'`` and
+    ``optim_wrapper.loss_scale='dynamic'``, so both players train with AMP,
+    each with its own ``AmpOptimWrapper`` and GradScaler. The AMP-only
+    defaults (``loss_scale``, ``dtype``) are not passed to a player whose
+    own ``type`` is not an ``AmpOptimWrapper``.
+
     Example::
 
         optim_wrapper = dict(
             _delete_=True,
             constructor='GANOptimWrapperConstructor',
+            type='OptimWrapper',  # default of both players
             generator=dict(
                 optimizer=dict(type='SGD', lr=0.02, momentum=0.9,
                                weight_decay=1e-4)),
@@ -50,8 +96,9 @@ class GANOptimWrapperConstructor:
 
     Args:
         optim_wrapper_cfg (dict): ``generator`` and ``discriminator``
-            wrapper configs. A player's ``lr_factor`` sets its lr to the
-            generator's lr times the factor (instead of an explicit ``lr``).
+            wrapper configs, and the shared defaults above. A player's
+            ``lr_factor`` sets its lr to the generator's lr times the factor
+            (instead of an explicit ``lr``).
         paramwise_cfg (dict, optional): must be None: put ``paramwise_cfg``
             inside each player's config.
     """
@@ -73,16 +120,23 @@ class GANOptimWrapperConstructor:
                 'GAN model needs optim_wrapper=dict(_delete_=True, '
                 'constructor=\'GANOptimWrapperConstructor\', generator=dict('
                 'optimizer=...), discriminator=dict(optimizer=...))')
+        defaults = {
+            key: cfg.pop(key)
+            for key in SHARED_WRAPPER_KEYS if key in cfg
+        }
         unknown = sorted(set(cfg) - set(PLAYERS))
         if unknown:
             raise ValueError(
                 f'optim_wrapper has unexpected keys {unknown} next to the '
-                'players; they usually come from an inherited optim_wrapper:'
-                ' add _delete_=True to the GAN optim_wrapper')
+                'players (allowed there: the players\' shared defaults '
+                f'{list(SHARED_WRAPPER_KEYS)}). An `optimizer` there usually '
+                'comes from an inherited single-optimizer optim_wrapper: add '
+                '_delete_=True to the GAN optim_wrapper; anything else goes '
+                'inside optim_wrapper.generator / optim_wrapper.discriminator')
         generator_lr = cfg['generator'].get('optimizer', {}).get('lr')
         self.constructors = OrderedDict()
         for player in PLAYERS:
-            player_cfg = dict(cfg[player])
+            player_cfg = with_shared_defaults(dict(cfg[player]), defaults)
             if 'optimizer' not in player_cfg:
                 raise ValueError(
                     f'optim_wrapper.{player} needs an optimizer, e.g. '

@@ -1,18 +1,20 @@
 """GAN Mask R-CNN (Le et al., arXiv 2010.13757)."""
 import contextlib
+import inspect
 import logging
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import torch
-from mmengine.dist import all_reduce, get_world_size
-from mmengine.logging import MessageHub, print_log
-from mmengine.optim import OptimWrapper, OptimWrapperDict
-from torch import Tensor, nn
-
 from mmdet.models.detectors import MaskRCNN
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.logging import MessageHub, print_log
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import Tensor, nn
+from torch.nn.modules.utils import _pair
+
 from mmdet_gan.utils.dist_utils import all_reduce_grads
 from ..roi_heads.adversarial_roi_head import ADV_INPUTS_PREFIX
 
@@ -57,6 +59,10 @@ class GANMaskRCNN(MaskRCNN):
     Args:
         discriminator (dict): ``dict(box=..., mask=...)`` configs of the
             discriminators; either may be left out to disable its branch.
+            ``in_channels`` and ``roi_size`` left out (or None) are taken
+            from the branch's extractor in ``roi_head``
+            (``adv_<branch>_roi_extractor.out_channels`` and
+            ``.roi_layer.output_size``).
         loss_adv (dict): ``dict(box=..., mask=...)`` adversarial loss configs
             (``GANLoss``, ``MultiScaleL1Loss``, ...) with their
             ``loss_weight``; one per discriminator.
@@ -102,7 +108,8 @@ class GANMaskRCNN(MaskRCNN):
         loss_adv = dict(loss_adv or {})
         self._check_branches(discriminator, loss_adv)
         self.discriminator = nn.ModuleDict({
-            branch: MODELS.build(cfg)
+            branch:
+            MODELS.build(self._discriminator_cfg(branch, cfg))
             for branch, cfg in discriminator.items() if cfg is not None
         })
         self._check_discriminator_inputs()
@@ -166,13 +173,36 @@ class GANMaskRCNN(MaskRCNN):
                     f'model.roi_head.adv_{branch}_roi_extractor must be set '
                     'together (both or neither)')
 
+    def _discriminator_cfg(self, branch: str, cfg: ConfigType) -> dict:
+        """``cfg`` with ``in_channels`` and ``roi_size`` taken from the
+        branch's RoI extractor where the config leaves them out.
+
+        The extractor's ``out_channels`` and ``roi_layer.output_size`` are
+        then the only place to change them (a child config that changes the
+        RoI size changes the discriminator with it). Discriminator types
+        without these arguments are built as configured.
+        """
+        cfg = dict(cfg)
+        disc_cls = cfg['type'] if isinstance(cfg['type'], type) else \
+            MODELS.get(cfg['type'])
+        if disc_cls is None:
+            return cfg  # MODELS.build raises the registry's own error
+        params = inspect.signature(disc_cls.__init__).parameters
+        extractor = getattr(self.roi_head, f'adv_{branch}_roi_extractor')
+        if 'in_channels' in params and cfg.get('in_channels') is None:
+            cfg['in_channels'] = extractor.out_channels
+        out_size = _extractor_output_size(extractor)
+        if 'roi_size' in params and cfg.get('roi_size') is None and \
+                out_size is not None and out_size[0] == out_size[1]:
+            cfg['roi_size'] = out_size[0]
+        return cfg
+
     def _check_discriminator_inputs(self) -> None:
         """Each discriminator's ``roi_size`` / ``in_channels`` must match
         what its RoI extractor pools, or the first forward would fail."""
         for branch, disc in self.discriminator.items():
             extractor = getattr(self.roi_head, f'adv_{branch}_roi_extractor')
-            out_size = tuple(extractor.roi_layers[0].output_size) if hasattr(
-                extractor.roi_layers[0], 'output_size') else None
+            out_size = _extractor_output_size(extractor)
             roi_size = getattr(disc, 'roi_size', None)
             if out_size is not None and roi_size is not None and \
                     out_size != (roi_size, roi_size):
@@ -201,9 +231,9 @@ class GANMaskRCNN(MaskRCNN):
         return min(1., (cur_iter - self.adv_start_iter + 1) /
                    self.adv_warmup_iters)
 
-    def forward_generator(self, batch_inputs: Tensor,
-                          batch_data_samples: SampleList
-                          ) -> Tuple[Dict[str, Tensor], Dict[str, dict]]:
+    def forward_generator(
+        self, batch_inputs: Tensor, batch_data_samples: SampleList
+    ) -> Tuple[Dict[str, Tensor], Dict[str, dict]]:
         """Mask R-CNN's training forward.
 
         Returns:
@@ -217,7 +247,8 @@ class GANMaskRCNN(MaskRCNN):
         }
         return losses, adv_inputs
 
-    def discriminate(self, adv_inputs: Dict[str, dict],
+    def discriminate(self,
+                     adv_inputs: Dict[str, dict],
                      detach: bool = False) -> Dict[str, tuple]:
         """Run each discriminator on its real and fake samples.
 
@@ -242,7 +273,8 @@ class GANMaskRCNN(MaskRCNN):
             outputs[branch] = (disc(real), disc(fake))
         return outputs
 
-    def generator_adversarial_losses(self, adv_inputs: Dict[str, dict],
+    def generator_adversarial_losses(self,
+                                     adv_inputs: Dict[str, dict],
                                      weight: float = 1.) -> Dict[str, Tensor]:
         """``loss_adv_g_<branch>``: the generator's adversarial losses, with
         the discriminators frozen (they receive no gradient)."""
@@ -250,9 +282,9 @@ class GANMaskRCNN(MaskRCNN):
             return self.generator_losses_from_outputs(
                 self.discriminate(adv_inputs), weight)
 
-    def generator_losses_from_outputs(self, disc_outputs: Dict[str, tuple],
-                                      weight: float = 1.
-                                      ) -> Dict[str, Tensor]:
+    def generator_losses_from_outputs(self,
+                                      disc_outputs: Dict[str, tuple],
+                                      weight: float = 1.) -> Dict[str, Tensor]:
         """``loss_adv_g_<branch>`` (times ``weight``) from the outputs of
         :meth:`discriminate`."""
         return {
@@ -261,8 +293,8 @@ class GANMaskRCNN(MaskRCNN):
             for branch, (real, fake) in disc_outputs.items()
         }
 
-    def discriminator_losses(
-            self, adv_inputs: Dict[str, dict]) -> Dict[str, Tensor]:
+    def discriminator_losses(self,
+                             adv_inputs: Dict[str, dict]) -> Dict[str, Tensor]:
         """``loss_adv_d_<branch>`` on detached samples, plus the mean
         scores ``score_d_<branch>_real`` / ``_fake`` that the branch's loss
         reports (``GANLoss`` does; not summed into the loss)."""
@@ -345,8 +377,8 @@ class GANMaskRCNN(MaskRCNN):
                                 self._generator_params(), 'generator',
                                 cur_iter)
         if disc_steps:
-            disc_log_vars = self._discriminator_steps(
-                adv_inputs, disc_wrapper, cur_iter, disc_steps)
+            disc_log_vars = self._discriminator_steps(adv_inputs, disc_wrapper,
+                                                      cur_iter, disc_steps)
         gen_log_vars['adv_weight'] = torch.tensor(weight)
         gen_log_vars.update(disc_log_vars)
         return gen_log_vars
@@ -371,8 +403,9 @@ class GANMaskRCNN(MaskRCNN):
         return (self.generator_losses_from_outputs(disc_outputs, weight),
                 self.discriminator_losses_from_outputs(disc_outputs))
 
-    def _shared_step(self, gen_losses: Dict[str, Tensor],
-                     disc_losses: Dict[str, Tensor],
+    def _shared_step(self, gen_losses: Dict[str,
+                                            Tensor], disc_losses: Dict[str,
+                                                                       Tensor],
                      gen_wrapper: OptimWrapper, disc_wrapper: OptimWrapper,
                      cur_iter: int) -> Tuple[dict, dict]:
         """Both players' steps from one graph: the discriminator's gradient
@@ -385,8 +418,12 @@ class GANMaskRCNN(MaskRCNN):
         disc_params = _trainable(self.discriminator.parameters())
         gen_params = _trainable(self._generator_params())
         disc_ready = self._backward(
-            disc_wrapper, disc_loss, 'discriminator', cur_iter,
-            inputs=disc_params, retain_graph=True)
+            disc_wrapper,
+            disc_loss,
+            'discriminator',
+            cur_iter,
+            inputs=disc_params,
+            retain_graph=True)
         gen_ready = self._backward(
             gen_wrapper, gen_loss, 'generator', cur_iter, inputs=gen_params)
         if gen_ready:
@@ -419,8 +456,8 @@ class GANMaskRCNN(MaskRCNN):
         if self._backward(optim_wrapper, loss, player, cur_iter):
             self._step(optim_wrapper, params)
 
-    def _backward(self, optim_wrapper: OptimWrapper, loss: Tensor,
-                  player: str, cur_iter: int, **backward_kwargs) -> bool:
+    def _backward(self, optim_wrapper: OptimWrapper, loss: Tensor, player: str,
+                  cur_iter: int, **backward_kwargs) -> bool:
         """Back-propagate ``player``'s loss (``backward_kwargs`` go to
         ``Tensor.backward``, e.g. ``inputs`` / ``retain_graph``) unless it
         is not finite on some process: then apply the ``nonfinite_loss``
@@ -434,9 +471,11 @@ class GANMaskRCNN(MaskRCNN):
                     f'{message}; set model.gan_cfg.nonfinite_loss=\'skip\' '
                     'to skip such steps, or lower the learning rate / '
                     'adversarial weights')
-            print_log(f'{message}: skipped the {player} step (no gradient '
-                      'reached the weights)', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'{message}: skipped the {player} step (no gradient '
+                'reached the weights)',
+                logger='current',
+                level=logging.WARNING)
             optim_wrapper.zero_grad()
             return False
         optim_wrapper.backward(
@@ -460,7 +499,7 @@ class GANMaskRCNN(MaskRCNN):
 
     @staticmethod
     def check_optim_wrapper(
-        optim_wrapper: OptimWrapperDict
+            optim_wrapper: OptimWrapperDict
     ) -> Tuple[OptimWrapper, OptimWrapper]:
         """The ``generator`` and ``discriminator`` wrappers of
         ``optim_wrapper``; ``TypeError`` saying what to set otherwise."""
@@ -474,6 +513,14 @@ class GANMaskRCNN(MaskRCNN):
                 '_delete_=True, constructor=\'GANOptimWrapperConstructor\', '
                 'generator=dict(...), discriminator=dict(...)) in the config')
         return optim_wrapper['generator'], optim_wrapper['discriminator']
+
+
+def _extractor_output_size(extractor: nn.Module) -> Optional[tuple]:
+    """``(h, w)`` an RoI extractor pools to, None if it does not say."""
+    layers = getattr(extractor, 'roi_layers', None)
+    if not layers or not hasattr(layers[0], 'output_size'):
+        return None
+    return tuple(_pair(layers[0].output_size))
 
 
 def _trainable(params: Iterable[nn.Parameter]) -> List[nn.Parameter]:

@@ -22,7 +22,8 @@ def free_port() -> int:
 
 
 def test_two_processes_end_with_identical_weights(tmp_path):
-    config = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py')
+    config = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                      'gan_mask_rcnn_r18_fpn_demo.py')
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
         '--master_addr=127.0.0.1', f'--master_port={free_port()}',
@@ -41,12 +42,13 @@ def test_two_processes_end_with_identical_weights(tmp_path):
     # identical weights after the steps, G and D alike
     assert final[0].keys() == final[1].keys()
     for key in final[0]:
-        assert torch.allclose(final[0][key].float(), final[1][key].float(),
-                              atol=1e-6), key
+        assert torch.allclose(
+            final[0][key].float(), final[1][key].float(), atol=1e-6), key
     # and training moved both players
     changed = {
-        prefix: any(not torch.equal(init0[k], final[0][k])
-                    for k in init0 if k.startswith(prefix))
+        prefix:
+        any(not torch.equal(init0[k], final[0][k]) for k in init0
+            if k.startswith(prefix))
         for prefix in ('discriminator.', 'roi_head.', 'backbone.')
     }
     assert all(changed.values()), changed
@@ -65,8 +67,8 @@ def test_dist_train_sh_trains_the_gan_demo_config(tiny_demo_data, tmp_path):
     cmd = [
         'bash',
         osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
-        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn_r18_fpn_demo.py'), '2',
-        '--work-dir',
+        osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_demo.py'), '2', '--work-dir',
         str(work_dir), '--cfg-options',
         *tiny_run_options(tiny_demo_data, max_epochs=1),
         'train_dataloader.batch_size=2'

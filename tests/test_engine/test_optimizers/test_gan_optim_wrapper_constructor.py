@@ -1,9 +1,12 @@
+from unittest import mock
+
 import pytest
 import torch
-from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
+from mmengine.optim.optimizer import amp_optimizer_wrapper
 from torch import nn
 
-from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmdet_gan.engine import GANOptimWrapperConstructor
 
 
@@ -36,7 +39,8 @@ def param_ids(optimizer):
 def test_partition_and_lr():
     model = ToyGAN()
     constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
-        dict(type='GANOptimWrapperConstructor', optim_wrapper_cfg=player_cfg()))
+        dict(
+            type='GANOptimWrapperConstructor', optim_wrapper_cfg=player_cfg()))
     wrappers = constructor(model)
     assert isinstance(wrappers, OptimWrapperDict)
     gen, disc = wrappers['generator'], wrappers['discriminator']
@@ -76,17 +80,82 @@ def test_unwraps_module_and_per_player_amp():
         wrappers['discriminator'].loss_scaler
 
 
+def merged_player_cfgs(cfg):
+    constructor = GANOptimWrapperConstructor(cfg)
+    return {
+        player: dict(c.optim_wrapper_cfg)
+        for player, c in constructor.constructors.items()
+    }
+
+
+def test_top_level_wrapper_keys_are_both_players_default():
+    """What MMDetection's --amp writes (type + loss_scale at the top)
+    reaches both players; a player's own key wins."""
+    cfg = dict(
+        player_cfg(),
+        type='AmpOptimWrapper',
+        loss_scale='dynamic',
+        dtype='float16',
+        clip_grad=dict(max_norm=10))
+    merged = merged_player_cfgs(cfg)
+    for player in ('generator', 'discriminator'):
+        assert merged[player]['type'] == 'AmpOptimWrapper'
+        assert merged[player]['loss_scale'] == 'dynamic'
+        assert merged[player]['dtype'] == 'float16'
+        assert merged[player]['clip_grad'] == dict(max_norm=10)
+    cfg['generator']['clip_grad'] = dict(max_norm=35)
+    cfg['discriminator']['loss_scale'] = 512.
+    merged = merged_player_cfgs(cfg)
+    assert merged['generator']['clip_grad'] == dict(max_norm=35)
+    assert merged['discriminator']['loss_scale'] == 512.
+    assert merged['generator']['loss_scale'] == 'dynamic'
+
+
+def test_player_that_keeps_its_own_plain_wrapper_drops_amp_keys():
+    cfg = dict(player_cfg(), type='AmpOptimWrapper', loss_scale='dynamic')
+    cfg['discriminator']['type'] = 'OptimWrapper'
+    merged = merged_player_cfgs(cfg)
+    assert merged['generator']['loss_scale'] == 'dynamic'
+    assert merged['discriminator']['type'] == 'OptimWrapper'
+    assert 'loss_scale' not in merged['discriminator']
+    # and it builds (OptimWrapper would reject loss_scale)
+    wrappers = GANOptimWrapperConstructor(
+        dict(player_cfg(), loss_scale='dynamic'))(
+            ToyGAN())
+    assert type(wrappers['discriminator']) is OptimWrapper
+    # no top-level type: plain wrappers, as before
+    assert merged_player_cfgs(player_cfg())['generator']['type'] == \
+        'OptimWrapper'
+
+
+def test_amp_from_the_top_builds_one_scaler_per_player():
+    """Builds the real AmpOptimWrappers; MMEngine refuses them without an
+    accelerator, so on CPU its device check is patched (the GradScalers are
+    then disabled, but still one object per player)."""
+    cfg = dict(player_cfg(), type='AmpOptimWrapper', loss_scale='dynamic')
+    with mock.patch.object(
+            amp_optimizer_wrapper, 'is_cuda_available', return_value=True):
+        wrappers = GANOptimWrapperConstructor(cfg)(ToyGAN())
+    gen, disc = wrappers['generator'], wrappers['discriminator']
+    assert isinstance(gen, AmpOptimWrapper)
+    assert isinstance(disc, AmpOptimWrapper)
+    assert gen.loss_scaler is not disc.loss_scaler
+
+
 @pytest.mark.parametrize('cfg, match', [
     (dict(generator=dict(optimizer=dict(type='SGD', lr=0.1))),
      'no discriminator'),
-    (dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1)),
-     'no generator and no discriminator'),
+    (dict(type='OptimWrapper', optimizer=dict(
+        type='SGD', lr=0.1)), 'no generator and no discriminator'),
     (dict(**player_cfg(), optimizer=dict(type='SGD', lr=0.1)), '_delete_'),
-    (dict(generator=dict(optimizer=dict(type='SGD', lr=0.1)),
-          discriminator=dict(type='OptimWrapper')), 'needs an optimizer'),
-    (dict(generator=dict(optimizer=dict(type='SGD', lr=0.1)),
-          discriminator=dict(optimizer=dict(type='SGD', lr=0.1),
-                             lr_factor=0.2)), 'not both'),
+    (dict(**player_cfg(), paramwise_cfg_x=dict()), 'shared defaults'),
+    (dict(
+        generator=dict(optimizer=dict(type='SGD', lr=0.1)),
+        discriminator=dict(type='OptimWrapper')), 'needs an optimizer'),
+    (dict(
+        generator=dict(optimizer=dict(type='SGD', lr=0.1)),
+        discriminator=dict(optimizer=dict(type='SGD', lr=0.1),
+                           lr_factor=0.2)), 'not both'),
 ])
 def test_bad_configs_name_the_fix(cfg, match):
     with pytest.raises(ValueError, match=match):

@@ -4,23 +4,23 @@ from unittest import TestCase
 
 import pytest
 import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from parameterized import parameterized
 
-from mmdet.registry import MODELS
-from mmdet.testing import demo_mm_inputs
-from mmdet.utils import register_all_modules
-
 CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__))))), 'configs')
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+    'configs')
 
 
 def gan_config() -> Config:
-    return Config.fromfile(osp.join(CONFIG_DIR, 'gan_mask_rcnn_r18_fpn_demo.py'))
+    return Config.fromfile(
+        osp.join(CONFIG_DIR, 'gan_mask_rcnn', 'gan_mask_rcnn_r18_fpn_demo.py'))
 
 
 def build_gan(**gan_cfg):
@@ -60,7 +60,7 @@ class TestGANMaskRCNN(TestCase):
     def test_state_dict_is_stock_mask_rcnn_plus_discriminators(self):
         model, cfg = build_gan()
         stock_cfg = Config.fromfile(
-            osp.join(CONFIG_DIR, 'mask_rcnn_r18_fpn_demo.py'))
+            osp.join(CONFIG_DIR, 'mask_rcnn', 'mask_rcnn_r18_fpn_demo.py'))
         stock = MODELS.build(stock_cfg.model)
         gan_keys = set(model.state_dict())
         generator_keys = {
@@ -140,8 +140,8 @@ class TestGANMaskRCNN(TestCase):
         model, _ = build_gan()
         inputs, samples = preprocessed(model)
         _, adv_inputs = model.forward_generator(inputs, samples)
-        loss = model.generator_adversarial_losses(
-            {'box': adv_inputs['box']})['loss_adv_g_box']
+        loss = model.generator_adversarial_losses({'box': adv_inputs['box']
+                                                   })['loss_adv_g_box']
         loss.backward()
         bbox_head = model.roi_head.bbox_head
         # the regressor gets gradient through the box coordinates ...
@@ -156,8 +156,8 @@ class TestGANMaskRCNN(TestCase):
         model, _ = build_gan()
         inputs, samples = preprocessed(model)
         _, adv_inputs = model.forward_generator(inputs, samples)
-        loss = model.generator_adversarial_losses(
-            {'mask': adv_inputs['mask']})['loss_adv_g_mask']
+        loss = model.generator_adversarial_losses({'mask': adv_inputs['mask']
+                                                   })['loss_adv_g_mask']
         loss.backward()
         grad = model.roi_head.mask_head.conv_logits.weight.grad
         self.assertGreater(grad.abs().sum().item(), 0)
@@ -184,10 +184,10 @@ class TestGANMaskRCNN(TestCase):
         calls = []
         gen_step = optim_wrapper['generator'].step
         disc_step = optim_wrapper['discriminator'].step
-        optim_wrapper['generator'].step = lambda *a, **k: (
-            calls.append('G'), gen_step(*a, **k))
-        optim_wrapper['discriminator'].step = lambda *a, **k: (
-            calls.append('D'), disc_step(*a, **k))
+        optim_wrapper['generator'].step = lambda *a, **k: (calls.append('G'),
+                                                           gen_step(*a, **k))
+        optim_wrapper['discriminator'].step = lambda *a, **k: (calls.append(
+            'D'), disc_step(*a, **k))
         model.train_step(demo_batch(), optim_wrapper)
         expected = ['G'] + ['D'] * disc_steps
         if order == 'discriminator_first':
@@ -210,8 +210,8 @@ class TestGANMaskRCNN(TestCase):
         forwards = []
         for branch, disc in model.discriminator.items():
             forward = disc.forward
-            disc.forward = lambda x, f=forward, b=branch: (
-                forwards.append(b), f(x))[1]
+            disc.forward = lambda x, f=forward, b=branch: (forwards.append(b),
+                                                           f(x))[1]
 
         torch.manual_seed(1)
         model.train_step(
@@ -258,16 +258,15 @@ class TestGANMaskRCNN(TestCase):
 
     def test_train_step_needs_both_optim_wrappers(self):
         model, cfg = build_gan()
-        single = build_optim_wrapper(
-            model,
-            dict(optimizer=dict(type='SGD', lr=0.01)))
+        single = build_optim_wrapper(model,
+                                     dict(optimizer=dict(type='SGD', lr=0.01)))
         with pytest.raises(TypeError, match='GANOptimWrapperConstructor'):
             model.train_step(demo_batch(), single)
 
     def test_predict_is_stock_mask_rcnn(self):
         model, _ = build_gan()
         stock_cfg = Config.fromfile(
-            osp.join(CONFIG_DIR, 'mask_rcnn_r18_fpn_demo.py'))
+            osp.join(CONFIG_DIR, 'mask_rcnn', 'mask_rcnn_r18_fpn_demo.py'))
         stock = MODELS.build(stock_cfg.model)
         state = {
             k: v
@@ -369,8 +368,9 @@ class TestNonFiniteLosses(TestCase):
         model, cfg = build_gan(nonfinite_loss='stop')
         optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
         self._poison(model, 'mask', disc_side=False)
-        with pytest.raises(FloatingPointError,
-                           match='generator loss is nan at iteration 8'):
+        with pytest.raises(
+                FloatingPointError,
+                match='generator loss is nan at iteration 8'):
             model.train_step(demo_batch(), optim_wrapper)
         with pytest.raises(ValueError, match='nonfinite_loss'):
             build_gan(nonfinite_loss='ignore')
