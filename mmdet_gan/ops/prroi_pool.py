@@ -40,7 +40,8 @@ def _load_ext() -> ModuleType:
 
 
 def _compute_dtype(tensor: Tensor) -> Tensor:
-    """Up-casts float16/bfloat16 (e.g. features under autocast) to float32."""
+    """Up-casts float16/bfloat16 (e.g. features under autocast) to float32;
+    other dtypes are returned as they are."""
     if tensor.dtype in (torch.float16, torch.bfloat16):
         return tensor.float()
     return tensor
@@ -56,9 +57,11 @@ class PrRoIPoolFunction(Function):
     The output is differentiable w.r.t. both the features and the RoI
     coordinates; the batch-index column of ``rois`` gets a zero gradient.
 
-    float16/bfloat16 inputs (autocast) are computed and returned in float32;
-    otherwise ``features`` and ``rois`` must share a dtype (float32, or
-    float64 e.g. for gradcheck).
+    float16/bfloat16 inputs (autocast) are up-cast and computed in float32,
+    each on its own, so float16/bfloat16 features with float32 RoIs (how
+    the extractors pass them, so as not to round the coordinates) give a
+    float32 output; otherwise ``features`` and ``rois`` must share a dtype
+    (float32, or float64 e.g. for gradcheck).
     """
 
     @staticmethod
@@ -210,8 +213,8 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
                 pooled_width=pooled_width,
                 spatial_scale=scale)
             grad_features.append(
-                ext.prroi_pool_backward(grad_lvl, feat, rois, **params)
-                if need_feat else None)
+                ext.prroi_pool_backward(grad_lvl, feat, rois, **params
+                                        ) if need_feat else None)
             if need_rois:
                 grad_rois += ext.prroi_pool_coor_backward(
                     grad_lvl, fused, feat, rois, **params)
@@ -229,12 +232,14 @@ def multi_level_max_prroi_pool(features: Sequence[Tensor], rois: Tensor,
         features (Sequence[Tensor]): L levels, each (N, C, H_l, W_l), one
             dtype.
         rois (Tensor): (K, 5) RoIs as ``[batch_idx, x1, y1, x2, y2]`` in
-            image coordinates.
+            image coordinates; float32 RoIs go with float16/bfloat16
+            features.
         output_size (int | tuple[int, int]): ``(PH, PW)`` bins per RoI.
         spatial_scales (Sequence[float]): L scales (``1 / stride``).
 
     Returns:
-        Tensor: (K, C, PH, PW) fused features (float32 for float16 inputs).
+        Tensor: (K, C, PH, PW) fused features (float32 for float16/bfloat16
+        inputs).
     """
     return MultiLevelMaxPrRoIPoolFunction.apply(rois, output_size,
                                                 tuple(spatial_scales),

@@ -87,14 +87,14 @@ def test_optim_wrapper_merged_without_delete(gan_cfg, gan_model):
         build_optim_wrapper(gan_model, cfg)
 
 
-def test_roi_size_the_box_discriminator_cannot_reduce(gan_cfg):
+def test_discriminator_size_that_does_not_match_its_extractor(gan_cfg):
     cfg = model_cfg(gan_cfg)
-    cfg.discriminator.box.roi_size = 7
+    cfg.discriminator.box.roi_size = 14
     with pytest.raises(
             ValueError,
-            match=r'BoxDiscriminator: roi_size=7 cannot be reduced to 1x1 by '
-            r'num_convs=5 layers because its 4 stride-2 convs need roi_size '
-            r'>= 16; set roi_size >= 16 or num_convs <= 3.'):
+            match=r'model.discriminator.box.roi_size=14 but '
+            r'model.roi_head.adv_box_roi_extractor pools \(28, 28\): set '
+            r'both to the same size'):
         MODELS.build(cfg)
 
 

@@ -3,6 +3,7 @@ R-CNN)."""
 import math
 from typing import List, Tuple
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -18,9 +19,15 @@ def dcgan_layer_specs(roi_size: int, num_convs: int,
     """Kernel, stride, padding and output size of every conv of a DCGAN
     discriminator that maps a ``roi_size x roi_size`` map to ``1 x 1``.
 
-    The first ``num_convs - 1`` convs are 4x4, stride 2, padding 1, so each
-    one maps a size ``s`` to ``s // 2``; the last conv's kernel is the size
-    that remains (stride 1, no padding), which makes the output exactly 1x1.
+    The strides are chosen to reach the output shape (the paper's "5 conv
+    layers"), whatever the RoI size: the hidden convs are 4x4, stride 2,
+    padding 1 (each maps a size ``s`` to ``s // 2``) as long as the map
+    stays at least 1x1; when ``roi_size`` is too small for ``num_convs - 1``
+    of them (below ``2 ** (num_convs - 1)``, e.g. 14 with 5 convs), the
+    first ones are 3x3, stride 1, padding 1 instead (size preserved). The
+    last conv's kernel is the size that remains (stride 1, no padding), so
+    the output is exactly 1x1. For 28 (and 56) every hidden conv is
+    strided, as in the reference.
 
     Args:
         roi_size (int): Spatial size ``S`` of the square input.
@@ -32,8 +39,7 @@ def dcgan_layer_specs(roi_size: int, num_convs: int,
         out_size)`` for each layer.
 
     Raises:
-        ValueError: If the stride-2 convs would shrink the map below 1x1
-            before the last layer.
+        ValueError: If ``roi_size`` or ``num_convs`` is not an int >= 1.
     """
     if not isinstance(num_convs, int) or num_convs < 1:
         raise ValueError(
@@ -41,15 +47,9 @@ def dcgan_layer_specs(roi_size: int, num_convs: int,
     if not isinstance(roi_size, int) or roi_size < 1:
         raise ValueError(
             f'{owner}: roi_size must be an int >= 1, got {roi_size!r}.')
-    num_strided = num_convs - 1
-    if roi_size < 2**num_strided:
-        max_convs = int(math.floor(math.log2(roi_size))) + 1
-        raise ValueError(
-            f'{owner}: roi_size={roi_size} cannot be reduced to 1x1 by '
-            f'num_convs={num_convs} layers because its {num_strided} '
-            f'stride-2 convs need roi_size >= {2**num_strided}; set '
-            f'roi_size >= {2**num_strided} or num_convs <= {max_convs}.')
-    specs = []
+    num_hidden = num_convs - 1
+    num_strided = min(num_hidden, int(math.floor(math.log2(roi_size))))
+    specs = [(3, 1, 1, roi_size)] * (num_hidden - num_strided)
     size = roi_size
     for _ in range(num_strided):
         size //= 2  # floor((s + 2 * 1 - 4) / 2) + 1
@@ -96,6 +96,43 @@ def conv_module_forward(layer: ConvModule, x: Tensor) -> Tensor:
     if layer.with_activation:
         out = layer.activate(out)
     return out
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (torch >= 2.0)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has no device_type argument
+        if device_type == 'cpu':
+            return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled()
+
+
+def cast_to_compute_dtype(x: Tensor, module: nn.Module) -> Tensor:
+    """Cast a module's input to the dtype the module computes in.
+
+    Under automatic mixed precision the player whose optim wrapper has no
+    autocast still receives the other player's float16/bfloat16 tensors
+    (e.g. RoI features pooled by a generator under autocast), and a conv
+    with float32 weights refuses them. When autocast is off for ``x``'s
+    device type, ``x`` is cast to the dtype of ``module``'s parameters;
+    under autocast it is returned as is, and autocast casts it per op.
+
+    Args:
+        x (Tensor): (N, C, H, W) input of ``module``.
+        module (nn.Module): The module about to run on ``x``.
+
+    Returns:
+        Tensor: (N, C, H, W) ``x``, in the parameters' dtype unless
+        autocast is on (or ``module`` has no floating-point parameters).
+    """
+    if _autocast_enabled(x.device.type):
+        return x
+    param = next((p for p in module.parameters() if p.is_floating_point()),
+                 None)
+    if param is None or x.dtype == param.dtype:
+        return x
+    return x.to(param.dtype)
 
 
 #: DCGAN-style initialisation of the discriminators (reference code):
@@ -151,16 +188,15 @@ class BoxDiscriminator(BaseModule):
             weights ``N(1, 0.02)``, biases 0.
     """
 
-    def __init__(
-        self,
-        in_channels: int = 256,
-        roi_size: int = 28,
-        base_channels: int = 64,
-        num_convs: int = 5,
-        norm_cfg: OptConfigType = dict(type='BN'),
-        act_cfg: OptConfigType = dict(type='LeakyReLU', negative_slope=0.2),
-        init_cfg: OptMultiConfig = DCGAN_INIT_CFG
-    ) -> None:
+    def __init__(self,
+                 in_channels: int = 256,
+                 roi_size: int = 28,
+                 base_channels: int = 64,
+                 num_convs: int = 5,
+                 norm_cfg: OptConfigType = dict(type='BN'),
+                 act_cfg: OptConfigType = dict(
+                     type='LeakyReLU', negative_slope=0.2),
+                 init_cfg: OptMultiConfig = DCGAN_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
         owner = self.__class__.__name__
         specs = dcgan_layer_specs(roi_size, num_convs, owner)
@@ -197,6 +233,9 @@ class BoxDiscriminator(BaseModule):
     def forward_layers(self, x: Tensor) -> List[Tensor]:
         """Outputs of every conv layer.
 
+        The input is first cast to the discriminator's compute dtype (see
+        :func:`cast_to_compute_dtype`).
+
         Args:
             x (Tensor): (N, in_channels, roi_size, roi_size) RoI features.
 
@@ -205,6 +244,7 @@ class BoxDiscriminator(BaseModule):
             (N, 1, 1, 1) logit map.
         """
         self._check_input(x)
+        x = cast_to_compute_dtype(x, self)
         outs = []
         for layer in self.convs:
             x = conv_module_forward(layer, x)

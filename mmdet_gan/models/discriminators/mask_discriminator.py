@@ -1,5 +1,6 @@
 """SegAN-style multi-scale discriminator for the mask branch of GAN Mask
 R-CNN."""
+import functools
 from typing import Sequence
 
 import torch
@@ -56,18 +57,17 @@ class MaskDiscriminator(BoxDiscriminator):
             Defaults to the one of :class:`BoxDiscriminator`.
     """
 
-    def __init__(
-        self,
-        in_channels: int = 256,
-        roi_size: int = 28,
-        base_channels: int = 64,
-        num_convs: int = 5,
-        layer_weights: Sequence[float] = (1, 1, 2, 2, 2, 4),
-        return_features: bool = True,
-        norm_cfg: OptConfigType = dict(type='BN'),
-        act_cfg: OptConfigType = dict(type='LeakyReLU', negative_slope=0.2),
-        init_cfg: OptMultiConfig = DCGAN_INIT_CFG
-    ) -> None:
+    def __init__(self,
+                 in_channels: int = 256,
+                 roi_size: int = 28,
+                 base_channels: int = 64,
+                 num_convs: int = 5,
+                 layer_weights: Sequence[float] = (1, 1, 2, 2, 2, 4),
+                 return_features: bool = True,
+                 norm_cfg: OptConfigType = dict(type='BN'),
+                 act_cfg: OptConfigType = dict(
+                     type='LeakyReLU', negative_slope=0.2),
+                 init_cfg: OptMultiConfig = DCGAN_INIT_CFG) -> None:
         super().__init__(
             in_channels=in_channels,
             roi_size=roi_size,
@@ -108,13 +108,19 @@ class MaskDiscriminator(BoxDiscriminator):
 
         Returns:
             Tensor: With ``return_features=True``, (N, D) weighted
-            multi-scale features (D = :attr:`feature_dim`); otherwise (N, 1)
-            raw logits.
+            multi-scale features (D = :attr:`feature_dim`), float32 (float64
+            if the input or the discriminator is) whatever autocast
+            computed the layers in; otherwise (N, 1) raw logits.
         """
         outs = self.forward_layers(x)
         if not self.return_features:
             return outs[-1].flatten(1)
         feats = [x] + outs
-        return torch.cat(
-            [f.flatten(1) * w for f, w in zip(feats, self.layer_weights)],
-            dim=1)
+        # under autocast the input and the layer outputs differ in dtype
+        dtype = functools.reduce(torch.promote_types, [f.dtype for f in feats],
+                                 torch.float32)
+        return torch.cat([
+            f.flatten(1).to(dtype) * w
+            for f, w in zip(feats, self.layer_weights)
+        ],
+                         dim=1)

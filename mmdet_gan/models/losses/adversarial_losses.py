@@ -16,6 +16,7 @@ NaN appears.
 real and fake samples for logging, as a dict whose keys do not contain
 ``loss`` (so ``parse_losses`` logs them without summing them).
 """
+import functools
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -40,6 +41,22 @@ def zero_loss(real: Optional[Tensor], fake: Tensor) -> Tensor:
     if real is not None:
         zero = zero + real.sum() * 0
     return zero
+
+
+def reduction_dtype(*tensors: Tensor) -> torch.dtype:
+    """The dtype the losses reduce in: float32, or float64 if an input is.
+
+    Under autocast the discriminators' outputs can be float16/bfloat16,
+    whose means and sums over thousands of elements lose precision.
+
+    Args:
+        *tensors (Tensor): The loss inputs, any shapes.
+
+    Returns:
+        torch.dtype: float32 or float64.
+    """
+    return functools.reduce(torch.promote_types, [t.dtype for t in tensors],
+                            torch.float32)
 
 
 def discriminator_scores(real: Tensor,
@@ -76,13 +93,19 @@ class _MeanAbsDiff(torch.autograd.Function):
     the backward pass, instead of the float difference ``torch.abs`` keeps:
     a quarter of the memory (the inputs of the multi-scale L1 loss are the
     largest tensors of the adversarial branch, ~7 MiB per side for 16
-    samples of 128 x 28 x 28)."""
+    samples of 128 x 28 x 28).
+
+    The difference and the mean are computed in :func:`reduction_dtype`
+    (float32 for float16/bfloat16 inputs); each input's gradient is in its
+    own dtype."""
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        diff = a - b
+        dtype = reduction_dtype(a, b)
+        diff = a.to(dtype) - b.to(dtype)
         ctx.save_for_backward(diff.sign().to(torch.int8))
         ctx.numel = diff.numel()
+        ctx.dtypes = (a.dtype, b.dtype)
         return diff.abs_().mean()
 
     @staticmethod
@@ -90,8 +113,9 @@ class _MeanAbsDiff(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         sign, = ctx.saved_tensors
         grad = sign.to(grad_out.dtype) * (grad_out / ctx.numel)
-        grad_a = grad if ctx.needs_input_grad[0] else None
-        grad_b = -grad if ctx.needs_input_grad[1] else None
+        dtype_a, dtype_b = ctx.dtypes
+        grad_a = grad.to(dtype_a) if ctx.needs_input_grad[0] else None
+        grad_b = (-grad).to(dtype_b) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -102,10 +126,11 @@ def mean_abs_diff(a: Tensor, b: Tensor) -> Tensor:
 
     Args:
         a (Tensor): Any shape, non-empty.
-        b (Tensor): The shape and dtype of ``a``.
+        b (Tensor): The shape of ``a``.
 
     Returns:
-        Tensor: A scalar.
+        Tensor: A scalar in :func:`reduction_dtype` (float32 for
+        float16/bfloat16 inputs).
     """
     return _MeanAbsDiff.apply(a, b)
 
@@ -173,9 +198,14 @@ class GANLoss(nn.Module):
                 (False).
 
         Returns:
-            Tensor: Scalar loss multiplied by ``loss_weight``; a zero
+            Tensor: Scalar loss multiplied by ``loss_weight``, float32
+            (float64 for float64 inputs) whatever the inputs' dtype; a zero
             attached to the inputs' graph when there are no samples.
         """
+        # reduce in float32 also under autocast (float16/bfloat16 logits)
+        fake = fake.to(reduction_dtype(fake))
+        if real is not None:
+            real = real.to(reduction_dtype(real))
         if fake.numel() == 0 or (is_disc and real.numel() == 0):
             return zero_loss(real, fake)
         if is_disc:
@@ -246,7 +276,8 @@ class MultiScaleL1Loss(nn.Module):
                 loss (False, ``l``).
 
         Returns:
-            Tensor: Scalar loss multiplied by ``loss_weight``; a zero
+            Tensor: Scalar loss multiplied by ``loss_weight``, float32
+            (float64 for float64 inputs) whatever the inputs' dtype; a zero
             attached to the inputs' graph when there are no samples.
         """
         if real.shape != fake.shape:
@@ -254,7 +285,7 @@ class MultiScaleL1Loss(nn.Module):
                 'MultiScaleL1Loss needs real and fake of the same shape, got '
                 f'{tuple(real.shape)} and {tuple(fake.shape)}.')
         if fake.numel() == 0:
-            return zero_loss(real, fake)
+            return zero_loss(real, fake).to(reduction_dtype(real, fake))
         loss = mean_abs_diff(real, fake)
         sign = -1.0 if is_disc else 1.0
         return sign * self.loss_weight * loss

@@ -9,7 +9,7 @@ from mmdet.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
 from mmdet_gan.ops import PrRoIPool, multi_level_max_prroi_pool
-from .roi_layers import build_roi_layers_from_registry
+from .roi_layers import build_roi_layers_from_registry, prroi_pool_dtype
 
 
 @MODELS.register_module()
@@ -28,7 +28,9 @@ class MultiLevelMaxRoIExtractor(BaseRoIExtractor):
     autograd node (:func:`mmdet_gan.ops.multi_level_max_prroi_pool`) that
     keeps only the fused output and the winning level per element for the
     backward pass; other layers (``RoIAlign``) are fused with
-    ``torch.maximum``.
+    ``torch.maximum``. Under autocast (float16/bfloat16 features) Precise
+    RoI Pooling gets the RoIs in float32, not rounded to the features'
+    dtype, and returns float32 features (see :func:`prroi_pool_dtype`).
 
     The alternative is MMDetection's convention of pooling each RoI from the
     single level its scale maps to: use
@@ -98,10 +100,18 @@ class MultiLevelMaxRoIExtractor(BaseRoIExtractor):
                 centres before pooling. Defaults to None.
 
         Returns:
-            Tensor: (K, C, PH, PW) fused RoI features, dtype of ``feats``.
+            Tensor: (K, C, PH, PW) fused RoI features: with Precise RoI
+            Pooling layers in the dtype of :func:`prroi_pool_dtype` (float32
+            for float16/bfloat16 features), otherwise in the dtype of
+            ``feats``.
         """
-        # Same convention as SingleRoIExtractor (fp16 RoIs under AMP).
-        rois = rois.type_as(feats[0])
+        layers = [self.roi_layers[lvl] for lvl in self.levels]
+        with_prroi = all(isinstance(layer, PrRoIPool) for layer in layers)
+        # Precise RoI Pooling takes float32 RoIs under AMP (the coordinates
+        # are the box discriminator's signal); other layers get them in the
+        # features' dtype, as from SingleRoIExtractor.
+        rois = rois.to(
+            prroi_pool_dtype(feats[0]) if with_prroi else feats[0].dtype)
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
         if rois.size(0) == 0:
@@ -110,17 +120,15 @@ class MultiLevelMaxRoIExtractor(BaseRoIExtractor):
                                                       int) else out_size
             # Keep every pooled level and the rois in the graph (DDP expects
             # it; an empty batch of boxes still gives a zero gradient).
-            return feats[0].new_zeros(0, self.out_channels, *out_size) + sum(
+            return rois.new_zeros(0, self.out_channels, *out_size) + sum(
                 feats[lvl].sum() * 0. for lvl in self.levels) + rois.sum() * 0.
-        layers = [self.roi_layers[lvl] for lvl in self.levels]
-        if all(isinstance(layer, PrRoIPool) for layer in layers):
+        if with_prroi:
             # One autograd node: keeps the fused output and the winning
             # level's index for backward, not every level's output.
             return multi_level_max_prroi_pool(
-                [feats[lvl] for lvl in self.levels], rois,
-                layers[0].output_size,
-                [layer.spatial_scale
-                 for layer in layers]).type_as(feats[0])
+                [feats[lvl]
+                 for lvl in self.levels], rois, layers[0].output_size,
+                [layer.spatial_scale for layer in layers])
         roi_feats = None
         for lvl in self.levels:
             lvl_feats = self.roi_layers[lvl](feats[lvl], rois)

@@ -1,12 +1,14 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
-from typing import List
+from typing import List, Optional, Tuple
 
 import torch.nn as nn
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType
+from torch import Tensor
 
-from .roi_layers import build_roi_layers_from_registry
+from mmdet_gan.ops import PrRoIPool, prroi_pool
+from .roi_layers import build_roi_layers_from_registry, prroi_pool_dtype
 
 
 @MODELS.register_module()
@@ -26,8 +28,11 @@ class RegistrySingleRoIExtractor(SingleRoIExtractor):
             out_channels=256,
             featmap_strides=[4, 8, 16, 32])
 
-    Layers found only in ``mmcv.ops`` (``RoIAlign``, ...) work as before.
-    Args are those of ``SingleRoIExtractor``.
+    With Precise RoI Pooling layers the RoIs keep float32 under autocast
+    (``SingleRoIExtractor`` casts them to the features' float16/bfloat16)
+    and the output is float32 (see :func:`prroi_pool_dtype`). Layers found
+    only in ``mmcv.ops`` (``RoIAlign``, ...) work as before. Args are those
+    of ``SingleRoIExtractor``.
     """
 
     def build_roi_layers(self, layer_cfg: ConfigType,
@@ -35,3 +40,48 @@ class RegistrySingleRoIExtractor(SingleRoIExtractor):
         """Builds the per-level RoI layers, ``MODELS`` first, then
         ``mmcv.ops``; see :func:`build_roi_layers_from_registry`."""
         return build_roi_layers_from_registry(layer_cfg, featmap_strides)
+
+    def forward(self,
+                feats: Tuple[Tensor],
+                rois: Tensor,
+                roi_scale_factor: Optional[float] = None) -> Tensor:
+        """Pools each RoI from the level its scale maps to.
+
+        With :class:`~mmdet_gan.ops.PrRoIPool` layers the RoIs are not
+        rounded to the features' dtype: under autocast they stay float32
+        (float64 stays float64); otherwise this is
+        ``SingleRoIExtractor.forward``.
+
+        Args:
+            feats (tuple[Tensor]): Feature levels, each (N, C, H_l, W_l).
+            rois (Tensor): (K, 5) RoIs as ``[batch_idx, x1, y1, x2, y2]`` in
+                image coordinates.
+            roi_scale_factor (float, optional): Scale the RoIs about their
+                centres after mapping them to levels. Defaults to None.
+
+        Returns:
+            Tensor: (K, C, PH, PW) RoI features; with Precise RoI Pooling
+            layers in the dtype of :func:`prroi_pool_dtype` (float32 for
+            float16/bfloat16 features).
+        """
+        if not all(isinstance(layer, PrRoIPool) for layer in self.roi_layers):
+            return super().forward(feats, rois, roi_scale_factor)
+        rois = rois.to(prroi_pool_dtype(feats[0]))
+        num_levels = len(feats)
+        roi_feats = rois.new_zeros(
+            rois.size(0), self.out_channels, *self.roi_layers[0].output_size)
+        target_lvls = self.map_roi_levels(rois, num_levels)
+        if roi_scale_factor is not None:
+            rois = self.roi_rescale(rois, roi_scale_factor)
+        for i in range(num_levels):
+            inds = (target_lvls == i).nonzero(as_tuple=False).squeeze(1)
+            if inds.numel() > 0:
+                layer = self.roi_layers[i]
+                roi_feats[inds] = prroi_pool(feats[i], rois[inds],
+                                             layer.output_size,
+                                             layer.spatial_scale)
+            else:
+                # Keep every level in the graph, as SingleRoIExtractor does
+                # (DDP expects the same graph on every process).
+                roi_feats += feats[i].sum() * 0.
+        return roi_feats

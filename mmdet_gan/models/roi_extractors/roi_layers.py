@@ -9,10 +9,12 @@ mmcv's CUDA-only op. The extractors of this package build their layers with
 """
 from typing import List
 
+import torch
 import torch.nn as nn
 from mmcv import ops as mmcv_ops
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType
+from torch import Tensor
 
 from mmdet_gan.ops import PrRoIPool
 
@@ -50,3 +52,25 @@ def build_roi_layers_from_registry(
         layer_cls = layer_type
     return nn.ModuleList(
         [layer_cls(spatial_scale=1 / s, **cfg) for s in featmap_strides])
+
+
+def prroi_pool_dtype(feats: Tensor) -> torch.dtype:
+    """The dtype Precise RoI Pooling computes ``feats`` in, and so the
+    dtype its RoIs are given in: float32 for float16/bfloat16 features
+    (autocast), the features' dtype otherwise (float64 stays float64, e.g.
+    for gradcheck).
+
+    MMDetection's extractors cast the RoIs to the features' dtype instead,
+    which under autocast rounds a box coordinate between 512 and 2048 px to
+    steps of 0.5-1 px in float16 (4-8 px in bfloat16); the box coordinates
+    are what the box discriminator's gradient trains.
+
+    Args:
+        feats (Tensor): (N, C, H, W) features of one level.
+
+    Returns:
+        torch.dtype: The dtype of the RoIs and of the pooled output.
+    """
+    if feats.dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return feats.dtype

@@ -3,19 +3,48 @@ out what the box and mask discriminators judge."""
 from typing import List, Optional, Tuple
 
 import torch
-from torch import Tensor
-
+import torch.nn.functional as F
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox2roi
 from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList, OptConfigType
+from torch import Tensor
 
 #: Prefix of the entries of the loss dict that carry discriminator inputs
 #: (``adv_inputs_box``, ``adv_inputs_mask``) instead of losses. The detector
 #: pops them before ``parse_losses``.
 ADV_INPUTS_PREFIX = 'adv_inputs_'
+
+
+def resize_masks(masks: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Masks at the size the mask discriminator judges.
+
+    The mask head predicts (and its targets are) ``mask_size`` x
+    ``mask_size`` (28); an ``adv_mask_roi_extractor`` that pools another size
+    gets the masks resampled to it, bilinearly (the soft predictions stay
+    differentiable; the binary targets become the same kind of soft
+    masks, so neither side is told apart by its resampling).
+
+    Args:
+        masks (Tensor): (n, H, W) soft or binary masks.
+        size (tuple[int, int]): ``(h, w)`` of the pooled RoI features.
+
+    Returns:
+        Tensor: (n, h, w) masks, ``masks`` itself when the sizes agree.
+    """
+    size = tuple(size)
+    if tuple(masks.shape[-2:]) == size:
+        return masks
+    if masks.numel() == 0:
+        return masks.new_zeros(masks.size(0), *size)
+    return F.interpolate(
+        masks[:, None].float(),
+        size=size,
+        mode='bilinear',
+        align_corners=False)[:, 0].to(
+            masks.dtype if masks.is_floating_point() else torch.float32)
 
 
 @MODELS.register_module()
@@ -46,9 +75,10 @@ class AdversarialRoIHead(StandardRoIHead):
         adv_box_roi_extractor (dict, optional): RoI extractor for the box
             discriminator's inputs. ``None`` disables the box branch.
         adv_mask_roi_extractor (dict, optional): RoI extractor for the mask
-            discriminator's inputs; its output size must equal the mask
-            targets' size (``train_cfg.rcnn.mask_size``). ``None`` disables
-            the mask branch.
+            discriminator's inputs. At an output size other than the mask
+            head's (``train_cfg.rcnn.mask_size``, 28) the predicted and
+            target masks are resized to it (:func:`resize_masks`). ``None``
+            disables the mask branch.
         num_adv_samples (int, optional): At most this many positives (drawn
             at random from the batch) feed each discriminator; bounds the
             cost of the adversarial branch. ``None`` uses all positives.
@@ -77,8 +107,8 @@ class AdversarialRoIHead(StandardRoIHead):
                              'adv_mask_roi_extractor')
         for name in ('adv_box_roi_extractor', 'adv_mask_roi_extractor'):
             extractor = getattr(self, name)
-            if extractor is not None and any(
-                    True for _ in extractor.parameters()):
+            if extractor is not None and any(True
+                                             for _ in extractor.parameters()):
                 raise ValueError(
                     f'{name} must have no learnable parameters (it pools '
                     'detached features for the discriminators and must not '
@@ -135,16 +165,22 @@ class AdversarialRoIHead(StandardRoIHead):
             x (tuple[Tensor]): multi-level features, each (B, C, H, W).
             img_inds (Tensor): (n, ) image index of each box.
             real_boxes (Tensor): (n, 4) boxes as (x1, y1, x2, y2).
-            fake_boxes (Tensor): (n, 4) boxes as (x1, y1, x2, y2).
+            fake_boxes (Tensor): (n, 4) boxes as (x1, y1, x2, y2); both are
+                pooled in float32 (float64 if either is float64).
 
         Returns:
             tuple[Tensor, Tensor]: real and fake features, each (n, C, S, S).
         """
         feats = tuple(lvl.detach() for lvl in x[:extractor.num_inputs])
-        inds = img_inds.to(real_boxes.dtype)[:, None]
+        # float32 at least: the coordinates are the box branch's signal
+        dtype = torch.promote_types(
+            torch.promote_types(real_boxes.dtype, fake_boxes.dtype),
+            torch.float32)
+        inds = img_inds.to(dtype)[:, None]
         with torch.no_grad():
-            real = extractor(feats, torch.cat([inds, real_boxes], dim=1))
-        fake_rois = torch.cat([inds, fake_boxes.to(real_boxes.dtype)], dim=1)
+            real = extractor(feats,
+                             torch.cat([inds, real_boxes.to(dtype)], dim=1))
+        fake_rois = torch.cat([inds, fake_boxes.to(dtype)], dim=1)
         fake = extractor(feats, fake_rois)
         if fake_rois.size(0) == 0:
             # Extractors return an empty tensor cut from the graph for no
@@ -187,9 +223,14 @@ class AdversarialRoIHead(StandardRoIHead):
             tuple[Tensor, Tensor, Tensor]: ``img_inds`` (num_pos, ) long,
             ``pred_boxes`` (num_pos, 4) as (x1, y1, x2, y2) at the matched GT
             class, clipped to the image, attached to ``bbox_pred``, and
-            ``gt_boxes`` (num_pos, 4), their matched GT boxes.
+            ``gt_boxes`` (num_pos, 4), their matched GT boxes. The boxes are
+            decoded in float32 (float64 if ``bbox_pred`` is) also when
+            ``bbox_pred`` is float16/bfloat16 (autocast).
         """
         device = bbox_pred.device
+        # float16/bfloat16 under autocast: decode in float32 (the cast keeps
+        # the gradient path to bbox_pred)
+        dtype = torch.promote_types(bbox_pred.dtype, torch.float32)
         rows, img_inds, max_xy = [], [], []
         start = 0
         for i, res in enumerate(sampling_results):
@@ -198,15 +239,17 @@ class AdversarialRoIHead(StandardRoIHead):
             img_inds.append(torch.full((num_pos, ), i, device=device))
             height, width = self._batch_img_shapes[i][:2]
             max_xy.append(
-                bbox_pred.new_tensor([width, height]).expand(num_pos, 2))
+                bbox_pred.new_tensor([width, height],
+                                     dtype=dtype).expand(num_pos, 2))
             start += res.priors.size(0)
         rows = torch.cat(rows)
         labels = torch.cat([res.pos_gt_labels for res in sampling_results])
-        deltas = bbox_pred[rows]
+        deltas = bbox_pred[rows].to(dtype)
         if not self.bbox_head.reg_class_agnostic:
             deltas = deltas.view(rows.numel(), self.bbox_head.num_classes,
                                  4)[torch.arange(rows.numel()), labels]
-        priors = torch.cat([res.pos_priors for res in sampling_results])
+        priors = torch.cat([res.pos_priors
+                            for res in sampling_results]).to(dtype)
         pred_boxes = self.bbox_head.bbox_coder.decode(priors, deltas)
         max_xy = torch.cat(max_xy).repeat(1, 2)
         pred_boxes = torch.minimum(pred_boxes.clamp(min=0), max_xy)
@@ -273,17 +316,16 @@ class AdversarialRoIHead(StandardRoIHead):
             channel = torch.cat(
                 [res.pos_gt_labels for res in sampling_results])
         fake_masks = mask_preds[keep, channel[keep]].sigmoid()
-        real_masks = mask_targets[keep].to(fake_masks.dtype)
+        real_masks = mask_targets[keep]
         pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
         feats = self.adv_mask_roi_extractor(
             tuple(lvl.detach()
                   for lvl in x[:self.adv_mask_roi_extractor.num_inputs]),
             pos_rois[keep])
-        if feats.shape[-2:] != fake_masks.shape[-2:]:
-            raise ValueError(
-                f'adv_mask_roi_extractor pools {tuple(feats.shape[-2:])} '
-                f'but the mask predictions are {tuple(fake_masks.shape[-2:])}'
-                ': set adv_mask_roi_extractor.roi_layer.output_size to the '
-                'mask size')
+        real_masks = resize_masks(real_masks, feats.shape[-2:])
+        fake_masks = resize_masks(fake_masks, feats.shape[-2:])
+        # one dtype for the products (under autocast the masks may be
+        # float16/bfloat16 and the pooled features float32)
         return dict(
-            real=feats * real_masks[:, None], fake=feats * fake_masks[:, None])
+            real=feats * real_masks.to(feats.dtype)[:, None],
+            fake=feats * fake_masks.to(feats.dtype)[:, None])

@@ -73,15 +73,24 @@ def test_default_architecture():
     assert sizes == [14, 7, 3, 1, 1]
 
 
-@pytest.mark.parametrize('roi_size, num_convs, max_convs',
-                         [(14, 5, 4), (7, 5, 3), (7, 4, 3), (1, 2, 1)])
-def test_impossible_roi_size(roi_size, num_convs, max_convs):
-    with pytest.raises(ValueError) as err:
-        _build(roi_size=roi_size, num_convs=num_convs)
-    msg = str(err.value)
-    assert f'roi_size={roi_size}' in msg
-    assert f'num_convs <= {max_convs}' in msg
-    assert f'roi_size >= {2**(num_convs - 1)}' in msg
+@pytest.mark.parametrize('roi_size, num_convs, sizes, strides', [
+    (14, 5, [14, 7, 3, 1, 1], [1, 2, 2, 2, 1]),
+    (7, 5, [7, 7, 3, 1, 1], [1, 1, 2, 2, 1]),
+    (7, 4, [7, 3, 1, 1], [1, 2, 2, 1]),
+    (1, 2, [1, 1], [1, 1]),
+    (56, 5, [28, 14, 7, 3, 1], [2, 2, 2, 2, 1]),
+])
+def test_small_roi_sizes_keep_num_convs(roi_size, num_convs, sizes, strides):
+    """Below 2 ** (num_convs - 1) the first hidden convs are 3x3 stride 1
+    (size kept), so any RoI size gets its num_convs layers and one logit."""
+    model = _build(roi_size=roi_size, num_convs=num_convs)
+    assert len(model.convs) == num_convs
+    assert [m.conv.stride[0] for m in model.convs] == strides
+    for m, stride in zip(model.convs[:-1], strides):
+        assert m.conv.kernel_size[0] == (3 if stride == 1 else 4)
+    outs = model.forward_layers(torch.randn(2, 8, roi_size, roi_size))
+    assert [o.shape[-1] for o in outs] == sizes
+    assert model(torch.randn(2, 8, roi_size, roi_size)).shape == (2, 1)
 
 
 @pytest.mark.parametrize('kwargs', [dict(num_convs=0), dict(roi_size=0)])

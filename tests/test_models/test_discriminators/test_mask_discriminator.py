@@ -92,9 +92,15 @@ def test_layer_weights_length():
         _build(roi_size=14, num_convs=3)
 
 
-def test_impossible_roi_size():
-    with pytest.raises(ValueError, match='num_convs <= 4'):
-        _build(roi_size=14)
+def test_small_roi_size_keeps_five_layers_and_its_feature_dim():
+    model = _build(roi_size=14)
+    assert len(model.convs) == 5
+    feats = model(torch.randn(3, model.in_channels, 14, 14))
+    # input 14x14, then 14x14 (stride 1), 7x7, 3x3, 1x1 maps, 1x1 logit
+    base = model.convs[0].conv.out_channels
+    expected = model.in_channels * 14 * 14 + base * 14 * 14 + \
+        2 * base * 7 * 7 + 4 * base * 3 * 3 + 8 * base + 1
+    assert feats.shape == (3, expected) and model.feature_dim == expected
 
 
 @pytest.mark.parametrize('return_features', [True, False])
