@@ -60,8 +60,8 @@ if ! has "import mmcv, mmcv.ops; from mmcv.ops import RoIAlign; assert mmcv.__ve
         pip_install --no-build-isolation mmcv==2.1.0
 fi
 
-CURRENT_STEP="mmdet==3.3.0, pycocotools and test tools"
-if ! has "import mmdet, pycocotools, pytest, parameterized, matplotlib; assert mmdet.__version__ == '3.3.0'"; then
+CURRENT_STEP="mmdet==3.3.0, pycocotools and test tools (pytest, tifffile, ...)"
+if ! has "import mmdet, pycocotools, pytest, parameterized, matplotlib, tifffile; assert mmdet.__version__ == '3.3.0'"; then
     step "$CURRENT_STEP"
     pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
 fi

@@ -216,3 +216,35 @@ def test_child_config_trains_a_loss_step(tmp_path):
     losses = model.loss(data['inputs'], data['data_samples'])
     assert torch.isfinite(losses['loss_adv_g_box'])
     assert torch.isfinite(losses['loss_adv_g_mask'])
+
+
+@pytest.mark.parametrize('data', ['demo', 'nuclei'])
+def test_gan_and_baseline_demo_configs_differ_only_in_the_game(data):
+    """The comparison configs train the same generator on the same data
+    with the same schedule: only the GAN parts differ."""
+    base = Config.fromfile(
+        osp.join(CONFIGS, 'mask_rcnn', f'mask_rcnn_r18_fpn_{data}.py'))
+    gan = Config.fromfile(
+        osp.join(CONFIGS, 'gan_mask_rcnn', f'gan_mask_rcnn_r18_fpn_{data}.py'))
+    game_keys = {'model', 'optim_wrapper', 'custom_hooks', 'model_wrapper_cfg'}
+    assert set(base.keys()) - game_keys == set(gan.keys()) - game_keys
+    for key in set(base.keys()) - game_keys:
+        assert base[key] == gan[key], key
+    game_model_keys = {'type', 'discriminator', 'loss_adv', 'gan_cfg'}
+    for key in set(base.model) | set(gan.model):
+        if key not in game_model_keys | {'roi_head'}:
+            assert base.model[key] == gan.model[key], key
+    adv_keys = {
+        'type', 'adv_box_roi_extractor', 'adv_mask_roi_extractor',
+        'num_adv_samples'
+    }
+    assert {
+        k: v
+        for k, v in base.model.roi_head.items() if k not in adv_keys
+    } == {
+        k: v
+        for k, v in gan.model.roi_head.items() if k not in adv_keys
+    }
+    generator = gan.optim_wrapper.generator
+    assert generator.optimizer == base.optim_wrapper.optimizer
+    assert generator.clip_grad == base.optim_wrapper.clip_grad

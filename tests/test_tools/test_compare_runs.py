@@ -6,7 +6,6 @@ from ..conftest import tiny_run_options
 from .tool_loader import REPO_ROOT, load_tool
 
 compare_runs = load_tool('analysis_tools/compare_runs.py')
-pytestmark = pytest.mark.slow
 
 
 def test_format_table_mean_spread_and_difference():
@@ -35,6 +34,7 @@ def test_format_table_mean_spread_and_difference():
     assert '| 7 | 0.320 / 0.360 |' in table
 
 
+@pytest.mark.slow
 def test_one_seed_end_to_end(tiny_demo_data, tmp_path):
     options = [
         opt for opt in tiny_run_options(tiny_demo_data, max_epochs=1)
@@ -66,3 +66,30 @@ def test_one_seed_end_to_end(tiny_demo_data, tmp_path):
                  'gan_mask_rcnn_r18_fpn_demo.py'), '--seeds', '0',
         '--work-dir', work_dir
     ]) == table
+
+
+def test_folds_and_gan_only_options(monkeypatch, tmp_path):
+    """Every seed runs on every fold, ``{fold}`` is substituted in the
+    options, and --gan-cfg-options reach the GAN runs only."""
+    calls = []
+
+    def fake_train_one(config, seed, work_dir, cfg_options):
+        calls.append((osp.basename(config), seed, osp.basename(work_dir),
+                      list(cfg_options)))
+        return {'coco/segm_mAP': 0.1 * seed + (0.05 if 'gan' in config else 0)}
+
+    monkeypatch.setattr(compare_runs, 'train_one', fake_train_one)
+    table = compare_runs.main([
+        '--base', 'base.py', '--gan', 'gan.py', '--seeds', '0', '1', '--folds',
+        '0', '2', '--work-dir',
+        str(tmp_path), '--cfg-options', 'a=fold{fold}/x.json',
+        '--gan-cfg-options', 'model.discriminator.box=None'
+    ])
+    assert calls[0] == ('base.py', 0, 'base_fold0_seed0', ['a=fold0/x.json'])
+    assert calls[1] == ('gan.py', 0, 'gan_fold0_seed0',
+                        ['a=fold0/x.json', 'model.discriminator.box=None'])
+    assert calls[-1] == ('gan.py', 1, 'gan_fold2_seed1',
+                         ['a=fold2/x.json', 'model.discriminator.box=None'])
+    assert len(calls) == 8
+    assert 'over fold/seed runs' in table
+    assert '| 2/1 | 0.100 / 0.150 |' in table

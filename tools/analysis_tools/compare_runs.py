@@ -13,6 +13,13 @@ Each run is ``tools/train.py`` in a subprocess on a small wrapper config that
 inherits the given one, sets ``randomness.seed`` and adds
 ``BoundaryIoUMetric`` to the evaluators. Runs whose final metrics already
 exist in the work dir are not repeated, so an interrupted comparison resumes.
+
+``--folds A B ...`` repeats every seed on each fold: ``{fold}`` in the
+``--cfg-options`` values is replaced by the fold's name (e.g. the annotation
+files of ``data/nuclei/fold{fold}/``), and the runs are labelled
+``fold/seed``. ``--gan-cfg-options`` are passed to the GAN runs only, for
+ablations (``model.discriminator.box=None
+model.roi_head.adv_box_roi_extractor=None``: the mask branch alone).
 """
 import argparse
 import json
@@ -72,6 +79,17 @@ def parse_args(argv=None):
         default=[],
         help='extra --cfg-options passed to both runs (e.g. a shorter '
         'schedule: train_cfg.max_epochs=4)')
+    parser.add_argument(
+        '--gan-cfg-options',
+        nargs='+',
+        default=[],
+        help='extra --cfg-options for the GAN runs only (an ablation)')
+    parser.add_argument(
+        '--folds',
+        nargs='+',
+        default=None,
+        help='run every seed on each of these folds; "{fold}" in the '
+        '--cfg-options values is replaced by the fold')
     parser.add_argument(
         '--out', help='also write the table (markdown) to this file')
     return parser.parse_args(argv)
@@ -140,13 +158,14 @@ def metric_values(runs: List[Dict[str, float]], key: str) -> List[float]:
 
 
 def format_table(results: Dict[str, List[Dict[str, float]]],
-                 seeds: List[int]) -> str:
-    """Markdown table: mean ± std over seeds and the mean difference, then
-    one row per seed for ``PER_SEED_METRICS``. Metrics that a run does not
-    report (or reports as -1) are left out."""
+                 seeds: List,
+                 runs_name: str = 'seeds') -> str:
+    """Markdown table: mean ± std over the runs and the mean difference,
+    then one row per run (labelled by ``seeds``) for ``PER_SEED_METRICS``.
+    Metrics that a run does not report (or reports as -1) are left out."""
     lines = [
-        f'| metric (mean ± std over seeds {seeds}) | baseline | GAN | '
-        'GAN - baseline |', '| --- | --- | --- | --- |'
+        f'| metric (mean ± std over {runs_name} {list(seeds)}) | baseline | '
+        'GAN | GAN - baseline |', '| --- | --- | --- | --- |'
     ]
     for name, key in METRICS:
         base = metric_values(results['base'], key)
@@ -165,8 +184,9 @@ def format_table(results: Dict[str, List[Dict[str, float]]],
     ]
     if per_seed:
         lines += [
-            '', '| seed | ' + ' | '.join(f'{name} baseline / GAN'
-                                         for name in per_seed) + ' |',
+            '',
+            f'| {runs_name[:-1]} | ' + ' | '.join(f'{name} baseline / GAN'
+                                                  for name in per_seed) + ' |',
             '| --- |' + ' --- |' * len(per_seed)
         ]
         for seed, base, gan in zip(seeds, results['base'], results['gan']):
@@ -181,12 +201,23 @@ def format_table(results: Dict[str, List[Dict[str, float]]],
 def main(argv=None) -> str:
     args = parse_args(argv)
     results = {'base': [], 'gan': []}
-    for seed in args.seeds:
-        for kind, config in (('base', args.base), ('gan', args.gan)):
-            work_dir = osp.join(args.work_dir, f'{kind}_seed{seed}')
-            results[kind].append(
-                train_one(config, seed, work_dir, args.cfg_options))
-    table = format_table(results, args.seeds)
+    labels = []
+    for fold in args.folds or [None]:
+        options = [
+            opt.replace('{fold}', fold) if fold is not None else opt
+            for opt in args.cfg_options
+        ]
+        for seed in args.seeds:
+            run = f'seed{seed}' if fold is None else f'fold{fold}_seed{seed}'
+            labels.append(seed if fold is None else f'{fold}/{seed}')
+            for kind, config, extra in (('base', args.base, []),
+                                        ('gan', args.gan,
+                                         args.gan_cfg_options)):
+                work_dir = osp.join(args.work_dir, f'{kind}_{run}')
+                results[kind].append(
+                    train_one(config, seed, work_dir, options + extra))
+    table = format_table(results, labels,
+                         'seeds' if args.folds is None else 'fold/seed runs')
     print(table)
     if args.out:
         with open(args.out, 'w') as f:
