@@ -109,21 +109,23 @@ def build_wheel(tmp_path) -> str:
 
 def make_user_env(tmp_path, wheel: str) -> str:
     """A fresh virtual environment that sees this environment's packages
-    (the stack) but not this checkout, with the wheel pip-installed into
-    it offline (so pip checks the wheel's dependency bounds against the
-    stack). Returns its python."""
+    (the stack, pip included) but not this checkout, with the wheel
+    pip-installed into it offline (so pip checks the wheel's dependency
+    bounds against the stack). Returns its python."""
     site = sysconfig.get_paths()['purelib']
     stack = tmp_path / 'stack'
     stack.mkdir()
     for entry in os.listdir(site):
-        if entry.startswith(('mmdet_gan', '__editable__', 'pip', '_distutils',
-                             'distutils-precedence')) or \
+        if entry.startswith(('mmdet_gan', '__editable__')) or \
                 entry.endswith('.pth'):
             continue
         os.symlink(osp.join(site, entry), stack / entry)
     env_dir = str(tmp_path / 'user_env')
+    # without its own pip and setuptools: the stack's (torch needs
+    # setuptools >= 77, newer than what ensurepip brings)
     check(
-        run([sys._base_executable, '-m', 'venv', env_dir], cwd=str(tmp_path)))
+        run([sys._base_executable, '-m', 'venv', '--without-pip', env_dir],
+            cwd=str(tmp_path)))
     python = osp.join(env_dir, 'bin', 'python')
     env_site = run([
         python, '-c', 'import sysconfig; print(sysconfig.get_paths()'

@@ -21,6 +21,7 @@ from ..roi_heads.adversarial_roi_head import ADV_INPUTS_PREFIX
 BRANCHES = ('box', 'mask')
 ORDERS = ('generator_first', 'discriminator_first')
 NONFINITE_POLICIES = ('skip', 'stop')
+REAL_FAKE_BATCHES = ('separate', 'joint')
 
 
 @contextlib.contextmanager
@@ -76,6 +77,13 @@ class GANMaskRCNN(MaskRCNN):
               terms enter the generator loss (0).
             - ``adv_warmup_iters``: their weight then ramps linearly from 0
               to 1 over this many iterations (0 = no ramp).
+            - ``real_fake_batch``: ``'separate'`` (reference) runs each
+              discriminator on the real and on the fake samples as two
+              batches; ``'joint'`` runs it once on both concatenated, so
+              its BatchNorm layers normalise them with the same statistics
+              (two separate batches are each normalised to their own mean
+              and variance, which hides from D any difference in the mean
+              between real and fake features).
             - ``nonfinite_loss``: what a NaN/Inf loss of either player does:
               ``'skip'`` (default) logs it with the iteration and skips that
               player's step (no gradient reaches the weights), ``'stop'``
@@ -124,11 +132,16 @@ class GANMaskRCNN(MaskRCNN):
         self.adv_start_iter = int(gan_cfg.pop('adv_start_iter', 0))
         self.adv_warmup_iters = int(gan_cfg.pop('adv_warmup_iters', 0))
         self.nonfinite_loss = gan_cfg.pop('nonfinite_loss', 'skip')
+        self.real_fake_batch = gan_cfg.pop('real_fake_batch', 'separate')
         if gan_cfg:
             raise ValueError(
                 f'unknown gan_cfg keys {sorted(gan_cfg)}; allowed: order, '
                 'disc_steps, disc_start_iter, adv_start_iter, '
-                'adv_warmup_iters, nonfinite_loss')
+                'adv_warmup_iters, nonfinite_loss, real_fake_batch')
+        if self.real_fake_batch not in REAL_FAKE_BATCHES:
+            raise ValueError(
+                f'gan_cfg.real_fake_batch must be one of {REAL_FAKE_BATCHES}'
+                f', got {self.real_fake_batch!r}')
         if self.nonfinite_loss not in NONFINITE_POLICIES:
             raise ValueError(
                 f'gan_cfg.nonfinite_loss must be one of {NONFINITE_POLICIES}'
@@ -270,7 +283,11 @@ class GANMaskRCNN(MaskRCNN):
             if detach:
                 real, fake = real.detach(), fake.detach()
             disc = self.discriminator[branch]
-            outputs[branch] = (disc(real), disc(fake))
+            if self.real_fake_batch == 'joint':
+                both = disc(torch.cat([real, fake.to(real.dtype)]))
+                outputs[branch] = (both[:real.size(0)], both[real.size(0):])
+            else:
+                outputs[branch] = (disc(real), disc(fake))
         return outputs
 
     def generator_adversarial_losses(self,

@@ -182,6 +182,10 @@ class BoxDiscriminator(BaseModule):
             1`` (1-based). Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation after every layer but the
             last. Defaults to ``dict(type='LeakyReLU', negative_slope=0.2)``.
+        with_spectral_norm (bool): Spectral normalisation (Miyato et al.,
+            2018) of every conv's weight, an alternative to batch statistics
+            for keeping D Lipschitz (set ``norm_cfg=None`` with it to drop
+            BatchNorm). Defaults to False (reference).
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to the reference implementation's: convs
             ``N(0, 2 / (k * k * out_channels))`` (Kaiming, fan-out), norm
@@ -196,6 +200,7 @@ class BoxDiscriminator(BaseModule):
                  norm_cfg: OptConfigType = dict(type='BN'),
                  act_cfg: OptConfigType = dict(
                      type='LeakyReLU', negative_slope=0.2),
+                 with_spectral_norm: bool = False,
                  init_cfg: OptMultiConfig = DCGAN_INIT_CFG) -> None:
         super().__init__(init_cfg=init_cfg)
         owner = self.__class__.__name__
@@ -218,7 +223,8 @@ class BoxDiscriminator(BaseModule):
                     stride=stride,
                     padding=padding,
                     norm_cfg=None if i == 0 or is_last else norm_cfg,
-                    act_cfg=None if is_last else act_cfg))
+                    act_cfg=None if is_last else act_cfg,
+                    with_spectral_norm=with_spectral_norm))
             channels = out_channels
 
     def _check_input(self, x: Tensor) -> None:

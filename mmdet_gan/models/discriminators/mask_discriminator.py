@@ -53,6 +53,8 @@ class MaskDiscriminator(BoxDiscriminator):
             Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation after every layer but the
             last. Defaults to ``dict(type='LeakyReLU', negative_slope=0.2)``.
+        with_spectral_norm (bool): As :class:`BoxDiscriminator`'s.
+            Defaults to False.
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to the one of :class:`BoxDiscriminator`.
     """
@@ -67,6 +69,7 @@ class MaskDiscriminator(BoxDiscriminator):
                  norm_cfg: OptConfigType = dict(type='BN'),
                  act_cfg: OptConfigType = dict(
                      type='LeakyReLU', negative_slope=0.2),
+                 with_spectral_norm: bool = False,
                  init_cfg: OptMultiConfig = DCGAN_INIT_CFG) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -75,6 +78,7 @@ class MaskDiscriminator(BoxDiscriminator):
             num_convs=num_convs,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
+            with_spectral_norm=with_spectral_norm,
             init_cfg=init_cfg)
         layer_weights = tuple(float(w) for w in layer_weights)
         if len(layer_weights) != num_convs + 1:

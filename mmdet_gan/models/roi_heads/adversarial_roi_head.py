@@ -82,6 +82,12 @@ class AdversarialRoIHead(StandardRoIHead):
         num_adv_samples (int, optional): At most this many positives (drawn
             at random from the batch) feed each discriminator; bounds the
             cost of the adversarial branch. ``None`` uses all positives.
+        adv_exclude_gt_proposals (bool): Leave out of the adversarial
+            samples the positives that are GT boxes added to the proposals
+            (``train_cfg.rcnn.sampler.add_gt_as_proposals``): their box
+            predictions start from the GT itself, so they are near-perfect
+            fakes that a box discriminator cannot tell from the real ones.
+            Defaults to False (the reference feeds every positive).
         **kwargs: Arguments of :class:`StandardRoIHead`.
     """
 
@@ -89,6 +95,7 @@ class AdversarialRoIHead(StandardRoIHead):
                  adv_box_roi_extractor: OptConfigType = None,
                  adv_mask_roi_extractor: OptConfigType = None,
                  num_adv_samples: Optional[int] = None,
+                 adv_exclude_gt_proposals: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if num_adv_samples is not None and num_adv_samples < 1:
@@ -96,6 +103,7 @@ class AdversarialRoIHead(StandardRoIHead):
                 f'num_adv_samples must be None (all positives) or >= 1, got '
                 f'{num_adv_samples}')
         self.num_adv_samples = num_adv_samples
+        self.adv_exclude_gt_proposals = adv_exclude_gt_proposals
         self._batch_img_shapes: Optional[list] = None
         self.adv_box_roi_extractor = MODELS.build(
             adv_box_roi_extractor) if adv_box_roi_extractor else None
@@ -124,15 +132,30 @@ class AdversarialRoIHead(StandardRoIHead):
         """bool: whether the mask discriminator's inputs are produced."""
         return self.adv_mask_roi_extractor is not None
 
-    def _adv_sample_inds(self, num_pos: int, device: torch.device) -> Tensor:
-        """Indices of the positives that feed a discriminator.
+    def _adv_sample_inds(self, sampling_results: List[SamplingResult],
+                         device: torch.device) -> Tensor:
+        """Indices of the positives that feed a discriminator: all of them,
+        or without the GT boxes the sampler added as proposals
+        (``adv_exclude_gt_proposals``), then at most ``num_adv_samples``
+        drawn at random.
 
         Returns:
             Tensor: (num_samples, ) long indices into the batch's positives.
         """
-        if self.num_adv_samples is None or num_pos <= self.num_adv_samples:
-            return torch.arange(num_pos, device=device)
-        return torch.randperm(num_pos, device=device)[:self.num_adv_samples]
+        candidates = torch.arange(
+            sum(res.pos_priors.size(0) for res in sampling_results),
+            device=device)
+        if self.adv_exclude_gt_proposals:
+            is_gt = torch.cat([
+                res.pos_is_gt.to(device=device, dtype=torch.bool)
+                for res in sampling_results
+            ])
+            candidates = candidates[~is_gt]
+        if self.num_adv_samples is None or \
+                candidates.numel() <= self.num_adv_samples:
+            return candidates
+        order = torch.randperm(candidates.numel(), device=device)
+        return candidates[order[:self.num_adv_samples]]
 
     def loss(self, x: Tuple[Tensor], rpn_results_list: InstanceList,
              batch_data_samples: SampleList) -> dict:
@@ -267,7 +290,7 @@ class AdversarialRoIHead(StandardRoIHead):
         """
         img_inds, pred_boxes, gt_boxes = self.decode_positive_boxes(
             sampling_results, bbox_pred)
-        keep = self._adv_sample_inds(pred_boxes.size(0), pred_boxes.device)
+        keep = self._adv_sample_inds(sampling_results, pred_boxes.device)
         real, fake = self._pool_real_fake(self.adv_box_roi_extractor, x,
                                           img_inds[keep], gt_boxes[keep],
                                           pred_boxes[keep])
@@ -309,7 +332,7 @@ class AdversarialRoIHead(StandardRoIHead):
                                                   batch_gt_instances,
                                                   self.train_cfg)
         num_pos = mask_preds.size(0)
-        keep = self._adv_sample_inds(num_pos, mask_preds.device)
+        keep = self._adv_sample_inds(sampling_results, mask_preds.device)
         if self.mask_head.class_agnostic:
             channel = mask_preds.new_zeros(num_pos, dtype=torch.long)
         else:

@@ -385,3 +385,68 @@ def test_discriminator_size_must_match_its_extractor():
     cfg.model.discriminator.mask.in_channels = 64
     with pytest.raises(ValueError, match="in_channels=64"):
         MODELS.build(cfg.model)
+
+
+def test_joint_real_fake_batch_shares_batch_statistics():
+    """'joint' scores real and fake in one BatchNorm batch. Fakes that are
+    the real samples times 2: the first conv (zero bias at init) and
+    LeakyReLU are positively homogeneous, so the second layer's BatchNorm,
+    fed two separate batches, normalises the factor away and D scores both
+    alike; in one joint batch the difference reaches the logits."""
+    torch.manual_seed(0)
+    joint, _ = build_gan(real_fake_batch='joint')
+    separate, _ = build_gan(real_fake_batch='separate')
+    separate.load_state_dict(joint.state_dict())
+    joint.train()
+    separate.train()
+    real = torch.randn(6, 128, 28, 28)
+    fake = 2 * real
+    adv_inputs = dict(box=dict(real=real, fake=fake))
+    with torch.no_grad():
+        j_real, j_fake = joint.discriminate(adv_inputs)['box']
+        s_real, s_fake = separate.discriminate(adv_inputs)['box']
+        disc = joint.discriminator.box
+        both = disc(torch.cat([real, fake]))
+    torch.testing.assert_close(j_real, both[:6])
+    torch.testing.assert_close(j_fake, both[6:])
+    torch.testing.assert_close(s_real, s_fake, atol=1e-4, rtol=1e-4)
+    assert (j_real - j_fake).abs().max() > 1e-2
+    with pytest.raises(ValueError, match='real_fake_batch'):
+        build_gan(real_fake_batch='mixed')
+
+
+def test_gt_proposals_can_be_left_out_of_the_adversarial_samples():
+    from types import SimpleNamespace
+    model, _ = build_gan()
+    head = model.roi_head
+    results = [
+        SimpleNamespace(
+            pos_priors=torch.zeros(3, 4),
+            pos_is_gt=torch.tensor([1, 0, 0], dtype=torch.uint8)),
+        SimpleNamespace(
+            pos_priors=torch.zeros(2, 4),
+            pos_is_gt=torch.tensor([1, 0], dtype=torch.uint8))
+    ]
+    head.num_adv_samples = None
+    assert head._adv_sample_inds(results, 'cpu').tolist() == [0, 1, 2, 3, 4]
+    head.adv_exclude_gt_proposals = True
+    assert head._adv_sample_inds(results, 'cpu').tolist() == [1, 2, 4]
+    head.num_adv_samples = 2
+    kept = head._adv_sample_inds(results, 'cpu').tolist()
+    assert len(kept) == 2 and set(kept) <= {1, 2, 4}
+
+
+def test_spectral_norm_discriminators():
+    cfg = gan_config()
+    for branch in ('box', 'mask'):
+        cfg.model.discriminator[branch].update(
+            with_spectral_norm=True, norm_cfg=None)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    for disc in model.discriminator.values():
+        assert all(
+            hasattr(m.conv, 'weight_orig') and not m.with_norm
+            for m in disc.convs)
+    losses = model.loss(*preprocessed(model))
+    assert torch.isfinite(losses['loss_adv_g_box'])
+    assert torch.isfinite(losses['loss_adv_g_mask'])
