@@ -11,6 +11,40 @@ CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 register_all_modules(init_default_scope=True)
 
 
+def cuda_available() -> bool:
+    """A GPU and a CUDA build of ``mmdet_gan._ext``: what the ``cuda``
+    marker's tests need."""
+    import torch
+    if not torch.cuda.is_available():
+        return False
+    from mmdet_gan.ops.prroi_pool import _load_ext
+    return bool(_load_ext().with_cuda())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``cuda`` (the one list of CUDA-only cases) on
+    a machine without a GPU or without the CUDA build; ``pytest -m cuda``
+    on a GPU machine runs exactly them."""
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(
+        reason='cuda: needs a GPU and the CUDA build of mmdet_gan._ext')
+    for item in items:
+        if item.get_closest_marker('cuda') is not None:
+            item.add_marker(skip)
+            config._num_cuda_skipped = getattr(config, '_num_cuda_skipped',
+                                               0) + 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many CUDA-only tests this run skipped."""
+    skipped = getattr(config, '_num_cuda_skipped', 0)
+    if skipped:
+        terminalreporter.write_line(
+            f'{skipped} CUDA-only tests skipped (marker `cuda`: no GPU or no '
+            'CUDA build here; run `pytest -m cuda` on a GPU machine)')
+
+
 @pytest.fixture
 def repo_root() -> str:
     return REPO_ROOT

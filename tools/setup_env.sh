@@ -61,7 +61,7 @@ if ! has "import mmcv, mmcv.ops; from mmcv.ops import RoIAlign; assert mmcv.__ve
 fi
 
 CURRENT_STEP="mmdet==3.3.0, pycocotools and test tools (pytest, tifffile, ...)"
-if ! has "import mmdet, pycocotools, pytest, parameterized, matplotlib, tifffile; assert mmdet.__version__ == '3.3.0'"; then
+if ! has "import mmdet, pycocotools, pytest, parameterized, matplotlib, tifffile, flake8, isort, yapf; assert mmdet.__version__ == '3.3.0'"; then
     step "$CURRENT_STEP"
     pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
 fi

@@ -6,15 +6,15 @@ import os
 import warnings
 from copy import deepcopy
 
+from mmdet.engine.hooks.utils import trigger_visualization_hook
+from mmdet.evaluation import DumpDetResults
+from mmdet.registry import RUNNERS
+from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine import ConfigDict
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmdet_gan  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmdet.engine.hooks.utils import trigger_visualization_hook
-from mmdet.evaluation import DumpDetResults
-from mmdet.registry import RUNNERS
-from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmdet_gan.utils.launch import (allow_unsafe_checkpoint_load,
                                     resolve_work_dir, setup_cpu_distributed)
 
@@ -91,8 +91,8 @@ def enable_tta(cfg: Config) -> Config:
                             dict(
                                 type='PackDetInputs',
                                 meta_keys=('img_id', 'img_path', 'ori_shape',
-                                           'img_shape', 'scale_factor',
-                                           'flip', 'flip_direction'))
+                                           'img_shape', 'scale_factor', 'flip',
+                                           'flip_direction'))
                         ]])
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline

@@ -38,8 +38,8 @@ def best_time(fn: Callable[[], None], repeat: int, device: str) -> float:
     return best
 
 
-def random_rois(num: int, image_size: Tuple[int, int],
-                scales: Tuple[float, float],
+def random_rois(num: int, image_size: Tuple[int, int], scales: Tuple[float,
+                                                                     float],
                 generator: torch.Generator) -> Tensor:
     """(num, 5) boxes in one image: log-uniform scale in ``scales``, aspect
     ratio in [1/2, 2], centres uniform, clipped to the image."""

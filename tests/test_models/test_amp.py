@@ -216,7 +216,7 @@ def test_train_step_cpu_bfloat16(amp_players):
                          CPUAutocastOptimWrapper, mmcv_cpu_kernels_in_float32)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.cuda
 @pytest.mark.parametrize('amp_players', AMP_PLAYERS, ids=AMP_IDS)
 def test_train_step_cuda_float16(amp_players):
     # a static loss scale of 1: a dynamic scaler skips its first steps

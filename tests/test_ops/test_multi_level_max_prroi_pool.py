@@ -6,22 +6,23 @@ import torch
 from torch.autograd import gradcheck
 
 from mmdet_gan.ops import multi_level_max_prroi_pool, prroi_pool
-from mmdet_gan.ops.prroi_pool import _load_ext
 
-IS_CUDA = torch.cuda.is_available() and _load_ext().with_cuda()
-DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(
-    not IS_CUDA, reason='requires a GPU and a CUDA build of mmdet_gan._ext'))]
+DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
 
 STRIDES = (4, 8, 16)
 IMG = 64
 
 
-def make_inputs(dtype=torch.float64, device='cpu', channels=3, seed=0,
+def make_inputs(dtype=torch.float64,
+                device='cpu',
+                channels=3,
+                seed=0,
                 img=IMG):
     gen = torch.Generator().manual_seed(seed)
     feats = [
-        torch.randn(2, channels, img // s, img // s, generator=gen,
-                    dtype=dtype) for s in STRIDES
+        torch.randn(
+            2, channels, img // s, img // s, generator=gen, dtype=dtype)
+        for s in STRIDES
     ]
     xy = torch.rand(7, 2, generator=gen, dtype=dtype) * 30
     wh = 4 + torch.rand(7, 2, generator=gen, dtype=dtype) * 30
@@ -56,11 +57,10 @@ def values_and_grads(fn, feats, rois, grad_out=None):
 def test_matches_chained_maximum(device, output_size):
     feats, rois = make_inputs(device=device)
     fused = values_and_grads(
-        lambda f, r: multi_level_max_prroi_pool(f, r, output_size,
-                                                [1 / s for s in STRIDES]),
-        feats, rois)
-    chained = values_and_grads(
-        lambda f, r: chained_maximum(f, r, output_size), feats, rois)
+        lambda f, r: multi_level_max_prroi_pool(
+            f, r, output_size, [1 / s for s in STRIDES]), feats, rois)
+    chained = values_and_grads(lambda f, r: chained_maximum(f, r, output_size),
+                               feats, rois)
     torch.testing.assert_close(fused[0], chained[0])
     torch.testing.assert_close(fused[1], chained[1])
     for fused_grad, chained_grad in zip(fused[2], chained[2]):
@@ -107,8 +107,8 @@ def test_ties_go_to_the_first_level():
     feats, rois = make_inputs()
     twice = [feats[0], feats[0].clone()]
     grads = values_and_grads(
-        lambda f, r: multi_level_max_prroi_pool(f, r, 5, [0.25, 0.25]),
-        twice, rois)
+        lambda f, r: multi_level_max_prroi_pool(f, r, 5, [0.25, 0.25]), twice,
+        rois)
     single = values_and_grads(lambda f, r: prroi_pool(f[0], r, 5, 0.25),
                               twice[:1], rois)
     torch.testing.assert_close(grads[0], single[0])

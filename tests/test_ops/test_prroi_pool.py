@@ -23,9 +23,7 @@ from mmdet_gan.ops import PrRoIPool, PrRoIPoolFunction, prroi_pool
 prroi_pool_module = importlib.import_module('mmdet_gan.ops.prroi_pool')
 
 ext = prroi_pool_module._load_ext()
-IS_CUDA = torch.cuda.is_available() and ext.with_cuda()
-requires_cuda = pytest.mark.skipif(
-    not IS_CUDA, reason='requires a GPU and a CUDA build of mmdet_gan._ext')
+requires_cuda = pytest.mark.cuda
 
 
 # --------------------------------------------------------------------------

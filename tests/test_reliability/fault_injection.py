@@ -15,9 +15,8 @@ import os
 import os.path as osp
 import signal
 
-from mmengine.hooks import Hook
-
 from mmdet.registry import HOOKS
+from mmengine.hooks import Hook
 
 SIGKILL_AT_ITER_ENV = 'MMDET_GAN_TEST_SIGKILL_AT_ITER'
 SIGKILL_SAVING_ENV = 'MMDET_GAN_TEST_SIGKILL_SAVING'

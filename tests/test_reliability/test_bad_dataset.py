@@ -17,10 +17,10 @@ import re
 
 import pytest
 import torch
+from mmdet.registry import DATASETS
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmdet.registry import DATASETS
 from mmdet_gan.utils.dataset_check import (DatasetCheckError,
                                            check_detection_dataset,
                                            explain_dataset_error)

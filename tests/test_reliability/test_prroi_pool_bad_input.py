@@ -12,8 +12,7 @@ import torch
 
 from mmdet_gan.ops import prroi_pool
 
-requires_cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason='requires a GPU')
+requires_cuda = pytest.mark.cuda
 
 DEVICES = ['cpu', pytest.param('cuda', marks=requires_cuda)]
 NONFINITE = [float('nan'), float('inf'), -float('inf')]

@@ -88,7 +88,7 @@ def test_distributed_runs_keep_their_seeded_streams(monkeypatch):
     assert draws() != expected
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='requires a GPU')
+@pytest.mark.cuda
 def test_cuda_state_round_trip_and_gpu_mapped_checkpoint():
     torch.cuda.init()
     torch.rand(1, device='cuda')

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
+
 from .tool_loader import load_tool
 
 RATIO_KEYS = ('train_time_ratio', 'train_time_ratio_paired', 'train_cpu_ratio',
@@ -57,8 +58,8 @@ def test_main_ratios(tiny_run):
         res['memory']['baseline']['resident_mb']
     gan_pieces = res['pieces']['gan']
     for label in ('forward', 'adv_box_inputs', 'pool_box', 'adv_mask_inputs',
-                  'pool_mask', 'd_forward', 'g_update', 'g_backward',
-                  'g_step', 'd_update', 'd_backward', 'd_step'):
+                  'pool_mask', 'd_forward', 'g_update', 'g_backward', 'g_step',
+                  'd_update', 'd_backward', 'd_step'):
         assert gan_pieces[label]['median'] > 0, label
     # The baseline has no adversarial pieces.
     assert set(

@@ -6,13 +6,12 @@ import sys
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
-from mmengine.logging import MessageHub
-from mmengine.optim import build_optim_wrapper
-
 from mmdet.registry import MODEL_WRAPPERS, MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+from mmengine.optim import build_optim_wrapper
 
 import mmdet_gan  # noqa: F401
 
@@ -33,8 +32,8 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
     model = MODELS.build(cfg.model)
     model.init_weights()
     wrapped = MODEL_WRAPPERS.build(
-        dict(cfg.model_wrapper_cfg, device_ids=None), default_args=dict(
-            module=model))
+        dict(cfg.model_wrapper_cfg, device_ids=None),
+        default_args=dict(module=model))
     optim_wrapper = build_optim_wrapper(wrapped, cfg.optim_wrapper)
     torch.save(params_of(model), os.path.join(out_dir, f'init{rank}.pth'))
     for step in range(num_steps):

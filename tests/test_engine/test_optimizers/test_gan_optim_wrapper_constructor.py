@@ -62,6 +62,17 @@ def test_partition_and_lr():
     assert wrappers.get_lr()['generator.lr'][0] == pytest.approx(0.02)
 
 
+def test_amp_without_an_accelerator_is_mmengines_refusal():
+    cfg = player_cfg()
+    cfg['generator']['type'] = 'AmpOptimWrapper'
+    if torch.cuda.is_available():
+        pytest.skip('MMEngine builds AmpOptimWrapper on a GPU')
+    # AmpOptimWrapper needs CUDA (or NPU/MLU/MUSA) in mmengine 0.10.7
+    with pytest.raises(AssertionError, match='only available'):
+        GANOptimWrapperConstructor(cfg)(ToyGAN())
+
+
+@pytest.mark.cuda
 def test_unwraps_module_and_per_player_amp():
     model = ToyGAN()
     cfg = player_cfg()
@@ -69,11 +80,6 @@ def test_unwraps_module_and_per_player_amp():
     cfg['discriminator']['type'] = 'AmpOptimWrapper'
     wrapper = nn.Module()
     wrapper.module = model
-    if not torch.cuda.is_available():
-        # AmpOptimWrapper needs CUDA (or NPU/MLU/MUSA) in mmengine 0.10.7
-        with pytest.raises(AssertionError):
-            GANOptimWrapperConstructor(cfg)(wrapper)
-        return
     wrappers = GANOptimWrapperConstructor(cfg)(wrapper)
     assert isinstance(wrappers['generator'], AmpOptimWrapper)
     assert wrappers['generator'].loss_scaler is not \

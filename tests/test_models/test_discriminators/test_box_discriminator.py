@@ -8,13 +8,7 @@ from mmdet_gan.models.discriminators import BoxDiscriminator
 
 register_all_modules()
 
-DEVICES = [
-    'cpu',
-    pytest.param(
-        'cuda',
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available(), reason='requires CUDA'))
-]
+DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
 
 
 def _build(**kwargs):

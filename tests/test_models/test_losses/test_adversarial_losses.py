@@ -100,7 +100,7 @@ def test_multiscale_l1_values(is_disc, sign):
 
 
 @pytest.mark.parametrize('grad_a, grad_b', [(True, True), (False, True),
-                                              (True, False)])
+                                            (True, False)])
 def test_mean_abs_diff_matches_torch_abs(grad_a, grad_b):
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(6, 50, generator=gen, dtype=torch.float64)
