@@ -4,6 +4,7 @@ import functools
 from typing import Sequence
 
 import torch
+from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
@@ -55,6 +56,18 @@ class MaskDiscriminator(BoxDiscriminator):
             last. Defaults to ``dict(type='LeakyReLU', negative_slope=0.2)``.
         with_spectral_norm (bool): As :class:`BoxDiscriminator`'s.
             Defaults to False.
+        last_layer (str): ``'logit'`` (default): the last conv gives one
+            channel, without BatchNorm or activation (see above: usable as
+            a logit, and not normalised away when real and fake are scored
+            as separate batches). ``'reference'``: the reference
+            implementation's head (DESIGN.md section 3): the last conv has
+            ``base_channels * 2 ** (num_convs - 1)`` channels (1024), with
+            BatchNorm and LeakyReLU like layers 2 .. num_convs - 1, so the
+            weight-4 term of the multi-scale features is a 1024-vector per
+            sample instead of one scalar; needs ``return_features=True``.
+            Consider ``gan_cfg.real_fake_batch='joint'`` with it (its
+            BatchNorm over a 1x1 map normalises each separately scored
+            batch to its own mean).
         init_cfg (dict or list[dict], optional): Initialization config.
             Defaults to the one of :class:`BoxDiscriminator`.
     """
@@ -70,6 +83,7 @@ class MaskDiscriminator(BoxDiscriminator):
                  act_cfg: OptConfigType = dict(
                      type='LeakyReLU', negative_slope=0.2),
                  with_spectral_norm: bool = False,
+                 last_layer: str = 'logit',
                  init_cfg: OptMultiConfig = DCGAN_INIT_CFG) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -88,6 +102,37 @@ class MaskDiscriminator(BoxDiscriminator):
                 f'each layer), got {len(layer_weights)}.')
         self.layer_weights = layer_weights
         self.return_features = return_features
+        if last_layer not in ('logit', 'reference'):
+            raise ValueError(
+                f"{self.__class__.__name__}: last_layer must be 'logit' or "
+                f"'reference', got {last_layer!r}.")
+        self.last_layer = last_layer
+        if last_layer == 'reference':
+            if not return_features:
+                raise ValueError(
+                    f"{self.__class__.__name__}: last_layer='reference' has "
+                    'no logit to return: it needs return_features=True '
+                    '(the multi-scale L1 loss)')
+            self.convs[-1] = self._reference_last_conv(norm_cfg, act_cfg,
+                                                       with_spectral_norm)
+
+    def _reference_last_conv(self, norm_cfg: OptConfigType,
+                             act_cfg: OptConfigType,
+                             with_spectral_norm: bool) -> ConvModule:
+        """The reference implementation's last layer: the channels keep
+        doubling (``base_channels * 2 ** (num_convs - 1)``, 1024 for the
+        defaults) and it has BatchNorm and the activation, like the hidden
+        layers."""
+        last = self.convs[-1].conv
+        return ConvModule(
+            last.in_channels,
+            self.base_channels * 2**(self.num_convs - 1),
+            last.kernel_size,
+            stride=last.stride,
+            padding=last.padding,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            with_spectral_norm=with_spectral_norm)
 
     @property
     def feature_dim(self) -> int:
