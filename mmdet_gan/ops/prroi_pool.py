@@ -111,13 +111,18 @@ class PrRoIPoolFunction(Function):
         features, rois, output = ctx.saved_tensors
         grad_output = grad_output.to(features.dtype)
         grad_features = grad_rois = None
+        # the RoIs' values were checked by the forward (no CUDA host sync)
         if ctx.needs_input_grad[0]:
-            grad_features = ext.prroi_pool_backward(grad_output, features,
-                                                    rois, **ctx.params)
+            grad_features = ext.prroi_pool_backward(
+                grad_output, features, rois, check_values=False, **ctx.params)
         if ctx.needs_input_grad[1]:
-            grad_rois = ext.prroi_pool_coor_backward(grad_output, output,
-                                                     features, rois,
-                                                     **ctx.params)
+            grad_rois = ext.prroi_pool_coor_backward(
+                grad_output,
+                output,
+                features,
+                rois,
+                check_values=False,
+                **ctx.params)
         return grad_features, grad_rois, None, None
 
 
@@ -171,12 +176,14 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
         scales = tuple(float(scale) for scale in spatial_scales)
         fused = winner = None
         for lvl, (feat, scale) in enumerate(zip(features, scales)):
+            # the RoIs' values are checked once (one CUDA host sync per call)
             out = ext.prroi_pool_forward(
                 feat,
                 rois,
                 pooled_height=pooled_height,
                 pooled_width=pooled_width,
-                spatial_scale=scale)
+                spatial_scale=scale,
+                check_values=lvl == 0)
             if fused is None:
                 fused = out
                 winner = torch.zeros_like(out, dtype=torch.uint8)
@@ -211,7 +218,8 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
             params = dict(
                 pooled_height=pooled_height,
                 pooled_width=pooled_width,
-                spatial_scale=scale)
+                spatial_scale=scale,
+                check_values=False)
             grad_features.append(
                 ext.prroi_pool_backward(grad_lvl, feat, rois, **params
                                         ) if need_feat else None)

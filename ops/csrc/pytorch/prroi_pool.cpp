@@ -39,9 +39,15 @@ void check_same_device(const at::Tensor& t, const char* name,
               "; all tensors must be on the same device.");
 }
 
+// Shape, dtype and device checks (metadata only), then the value checks of
+// `rois` (finite, integer batch indices in range). Those read the data: on
+// CUDA they cost a host synchronisation, so there they run only when
+// `check_values` is set (the Python layer sets it once per op call, in the
+// forward; the backward and the other levels of a multi-level call reuse
+// RoIs that were checked). On CPU they always run.
 void check_args(const at::Tensor& input, const at::Tensor& rois,
                 int64_t pooled_height, int64_t pooled_width,
-                double spatial_scale, const char* op) {
+                double spatial_scale, bool check_values, const char* op) {
   TORCH_CHECK_VALUE(input.dim() == 4, op,
                     ": `input` must be a 4-D (N, C, H, W) tensor, got shape ",
                     input.sizes());
@@ -67,7 +73,7 @@ void check_args(const at::Tensor& input, const at::Tensor& rois,
                     op, ": `input` height and width must fit in int32, got ",
                     input.sizes());
   device_of(input, op);  // unsupported devices fail before any work
-  if (rois.size(0) == 0) return;
+  if (rois.size(0) == 0 || !(check_values || rois.device().is_cpu())) return;
   // One host sync for all value checks (matters on CUDA).
   const at::Tensor batch_idx = rois.select(1, 0);
   const at::Tensor ok = at::stack({rois.isfinite().all(),
@@ -105,9 +111,11 @@ void check_grad_output(const at::Tensor& grad_output, const at::Tensor& input,
 
 at::Tensor prroi_pool_forward(const at::Tensor& input, const at::Tensor& rois,
                               int64_t pooled_height, int64_t pooled_width,
-                              double spatial_scale, bool elementwise) {
+                              double spatial_scale, bool elementwise,
+                              bool check_values) {
   const char* op = "prroi_pool_forward";
-  check_args(input, rois, pooled_height, pooled_width, spatial_scale, op);
+  check_args(input, rois, pooled_height, pooled_width, spatial_scale,
+             check_values, op);
   const at::Tensor x = input.contiguous(), r = rois.contiguous();
   at::Tensor output = at::zeros(
       {r.size(0), x.size(1), pooled_height, pooled_width}, x.options());
@@ -127,9 +135,11 @@ at::Tensor prroi_pool_forward(const at::Tensor& input, const at::Tensor& rois,
 at::Tensor prroi_pool_backward(const at::Tensor& grad_output,
                                const at::Tensor& input, const at::Tensor& rois,
                                int64_t pooled_height, int64_t pooled_width,
-                               double spatial_scale, bool elementwise) {
+                               double spatial_scale, bool elementwise,
+                               bool check_values) {
   const char* op = "prroi_pool_backward";
-  check_args(input, rois, pooled_height, pooled_width, spatial_scale, op);
+  check_args(input, rois, pooled_height, pooled_width, spatial_scale,
+             check_values, op);
   check_grad_output(grad_output, input, rois, pooled_height, pooled_width,
                     "grad_output", op);
   const at::Tensor g = grad_output.contiguous(), r = rois.contiguous();
@@ -153,9 +163,10 @@ at::Tensor prroi_pool_coor_backward(const at::Tensor& grad_output,
                                     const at::Tensor& rois,
                                     int64_t pooled_height,
                                     int64_t pooled_width, double spatial_scale,
-                                    bool elementwise) {
+                                    bool elementwise, bool check_values) {
   const char* op = "prroi_pool_coor_backward";
-  check_args(input, rois, pooled_height, pooled_width, spatial_scale, op);
+  check_args(input, rois, pooled_height, pooled_width, spatial_scale,
+             check_values, op);
   check_grad_output(grad_output, input, rois, pooled_height, pooled_width,
                     "grad_output", op);
   check_grad_output(output, input, rois, pooled_height, pooled_width,

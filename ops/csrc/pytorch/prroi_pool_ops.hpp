@@ -7,14 +7,18 @@
 #include <ATen/ATen.h>
 
 // Public entry points: check the arguments, allocate, dispatch on device.
+// `check_values`: also check the values of `rois` on CUDA tensors (a host
+// synchronisation; always done on CPU). See prroi_pool.cpp.
 at::Tensor prroi_pool_forward(const at::Tensor& input, const at::Tensor& rois,
                               int64_t pooled_height, int64_t pooled_width,
-                              double spatial_scale, bool elementwise);
+                              double spatial_scale, bool elementwise,
+                              bool check_values);
 
 at::Tensor prroi_pool_backward(const at::Tensor& grad_output,
                                const at::Tensor& input, const at::Tensor& rois,
                                int64_t pooled_height, int64_t pooled_width,
-                               double spatial_scale, bool elementwise);
+                               double spatial_scale, bool elementwise,
+                               bool check_values);
 
 at::Tensor prroi_pool_coor_backward(const at::Tensor& grad_output,
                                     const at::Tensor& output,
@@ -22,7 +26,7 @@ at::Tensor prroi_pool_coor_backward(const at::Tensor& grad_output,
                                     const at::Tensor& rois,
                                     int64_t pooled_height,
                                     int64_t pooled_width, double spatial_scale,
-                                    bool elementwise);
+                                    bool elementwise, bool check_values);
 
 // Device drivers. Tensors are checked, contiguous and on one device; output
 // and gradient buffers are zero-initialised by the caller.

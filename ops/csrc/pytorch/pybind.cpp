@@ -24,17 +24,19 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "Precise RoI Pooling forward; returns (K, C, PH, PW).",
         py::arg("input"), py::arg("rois"), py::arg("pooled_height"),
         py::arg("pooled_width"), py::arg("spatial_scale"),
-        py::arg("elementwise") = false);
+        py::arg("elementwise") = false, py::arg("check_values") = true);
   m.def("prroi_pool_backward", &prroi_pool_backward,
         "Gradient of prroi_pool w.r.t. the input features; returns (N, C, H, "
         "W).",
         py::arg("grad_output"), py::arg("input"), py::arg("rois"),
         py::arg("pooled_height"), py::arg("pooled_width"),
-        py::arg("spatial_scale"), py::arg("elementwise") = false);
+        py::arg("spatial_scale"), py::arg("elementwise") = false,
+        py::arg("check_values") = true);
   m.def("prroi_pool_coor_backward", &prroi_pool_coor_backward,
         "Gradient of prroi_pool w.r.t. the RoI coordinates; returns (K, 5) "
         "with a zero batch-index column.",
         py::arg("grad_output"), py::arg("output"), py::arg("input"),
         py::arg("rois"), py::arg("pooled_height"), py::arg("pooled_width"),
-        py::arg("spatial_scale"), py::arg("elementwise") = false);
+        py::arg("spatial_scale"), py::arg("elementwise") = false,
+        py::arg("check_values") = true);
 }

@@ -11,7 +11,13 @@
 
 namespace prroi {
 
-constexpr int kThreadsPerBlock = 256;  // a power of two (block reduction)
+// Threads per block of every kernel. The coordinate backward's tree
+// reduction halves it down to 1, so it must be a power of two, and a block
+// holds at most 1024 threads.
+constexpr int kThreadsPerBlock = 256;
+static_assert(kThreadsPerBlock > 0 && kThreadsPerBlock <= 1024 &&
+                  (kThreadsPerBlock & (kThreadsPerBlock - 1)) == 0,
+              "kThreadsPerBlock must be a power of two in [1, 1024]");
 
 // The `add` of backward_element: atomic, as elements of different RoIs
 // scatter into the same pixels.
@@ -55,29 +61,37 @@ __global__ void prroi_pool_backward_cuda_kernel(
   }
 }
 
-// grad_rois: (K, 5). One block per RoI (grid-stride over RoIs): the threads
-// sum the contributions of the RoI's C * PH * PW output elements, then a
-// shared-memory tree reduction writes the 4 coordinates; no atomics.
-// Must be launched with kThreadsPerBlock threads.
+// grad_rois: (K, 5), zero-initialised. Block (c, k) of a
+// (num_chunks, K) grid sums the contributions of chunk c of RoI k's
+// C * PH * PW output elements; a shared-memory tree reduction gives the
+// block's 4 partial sums. With one chunk per RoI they are written directly
+// (deterministic); with several, each block adds its partials with one
+// atomicAdd per coordinate, so that a few RoIs still fill the GPU (16
+// samples on a 132-SM GPU would otherwise run 16 blocks).
 template <typename T>
-__global__ void prroi_pool_coor_backward_cuda_kernel(
-    int64_t num_rois, const T* __restrict__ grad_output,
-    const T* __restrict__ output, const T* __restrict__ input,
-    const T* __restrict__ rois, T* __restrict__ grad_rois, int64_t channels,
-    int height, int width, int pooled_height, int pooled_width,
-    T spatial_scale) {
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    prroi_pool_coor_backward_cuda_kernel(
+        int64_t num_rois, int64_t chunk_size, const T* __restrict__ grad_output,
+        const T* __restrict__ output, const T* __restrict__ input,
+        const T* __restrict__ rois, T* __restrict__ grad_rois,
+        int64_t channels, int height, int width, int pooled_height,
+        int pooled_width, T spatial_scale) {
   __shared__ T partial[4][kThreadsPerBlock];
   const int64_t per_roi = channels * pooled_height * pooled_width;
-  for (int64_t k = blockIdx.x; k < num_rois; k += gridDim.x) {
+  const int64_t begin = blockIdx.x * chunk_size;
+  const int64_t end = begin + chunk_size < per_roi ? begin + chunk_size
+                                                   : per_roi;
+  const bool one_chunk = gridDim.x == 1;
+  for (int64_t k = blockIdx.y; k < num_rois; k += gridDim.y) {
     T acc[4] = {T(0), T(0), T(0), T(0)};
-    for (int64_t e = threadIdx.x; e < per_roi; e += blockDim.x) {
+    for (int64_t e = begin + threadIdx.x; e < end; e += kThreadsPerBlock) {
       coord_backward_element(k * per_roi + e, grad_output, output, input,
                              rois, channels, height, width, pooled_height,
                              pooled_width, spatial_scale, acc);
     }
     for (int q = 0; q < 4; ++q) partial[q][threadIdx.x] = acc[q];
     __syncthreads();
-    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+    for (int stride = kThreadsPerBlock / 2; stride > 0; stride >>= 1) {
       if (threadIdx.x < stride) {
         for (int q = 0; q < 4; ++q)
           partial[q][threadIdx.x] += partial[q][threadIdx.x + stride];
@@ -85,8 +99,13 @@ __global__ void prroi_pool_coor_backward_cuda_kernel(
       __syncthreads();
     }
     if (threadIdx.x == 0) {
-      grad_rois[k * 5] = T(0);  // batch index
-      for (int q = 0; q < 4; ++q) grad_rois[k * 5 + 1 + q] = partial[q][0];
+      for (int q = 0; q < 4; ++q) {
+        if (one_chunk) {
+          grad_rois[k * 5 + 1 + q] = partial[q][0];
+        } else {
+          gpuAtomicAdd(grad_rois + k * 5 + 1 + q, partial[q][0]);
+        }
+      }
     }
     __syncthreads();  // `partial` is reused by the next RoI
   }
