@@ -1,15 +1,19 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
+import json
 import math
 
 import pytest
 import torch
-from torch.profiler import ProfilerActivity, profile
 
+from mmdet_gan.benchmark.report import format_report
 from .tool_loader import load_tool
 
 RATIO_KEYS = ('train_time_ratio', 'train_time_ratio_paired', 'train_cpu_ratio',
               'infer_time_ratio', 'infer_cpu_ratio', 'memory_ratio',
               'step_memory_ratio')
+GAN_PIECES = ('forward', 'adv_box_inputs', 'pool_box', 'adv_mask_inputs',
+              'pool_mask', 'mask_targets', 'd_forward', 'g_update',
+              'g_backward', 'g_step', 'd_update', 'd_backward', 'd_step')
 
 
 @pytest.fixture(scope='module')
@@ -56,22 +60,38 @@ def test_main_ratios(tiny_run):
     # The GAN model also holds the discriminators and their optimizer state.
     assert res['memory']['gan']['resident_mb'] > \
         res['memory']['baseline']['resident_mb']
-    gan_pieces = res['pieces']['gan']
-    for label in ('forward', 'adv_box_inputs', 'pool_box', 'adv_mask_inputs',
-                  'pool_mask', 'd_forward', 'g_update', 'g_backward', 'g_step',
-                  'd_update', 'd_backward', 'd_step'):
-        assert gan_pieces[label]['median'] > 0, label
-    # The baseline has no adversarial pieces.
-    assert set(
-        res['pieces']['baseline']) == {'forward', 'g_update', 'mask_targets'}
-    # A piece is part of its parent.
-    assert gan_pieces['pool_box']['median'] <= \
-        gan_pieces['adv_box_inputs']['median']
-    assert gan_pieces['d_step']['median'] < gan_pieces['d_update']['median']
-    assert gan_pieces['g_backward']['median'] < \
-        gan_pieces['g_update']['median']
     assert len(res['top_ops']) == 3
-    assert out.exists()
+    assert json.loads(out.read_text())['memory_ratio'] == \
+        pytest.approx(res['memory_ratio'])
+
+
+def test_main_pieces(tiny_run):
+    """The breakdown comes from one profiled iteration per model (as many
+    as timed ones), from the ranges of the training step."""
+    res, _ = tiny_run
+    assert res['pieces_clock'].startswith('profiler CPU time')
+    gan, base = res['pieces']['gan'], res['pieces']['baseline']
+    assert set(gan) == set(GAN_PIECES)
+    for label in GAN_PIECES:
+        assert gan[label]['n'] == 1 and gan[label]['median'] > 0, label
+    # The baseline has no adversarial pieces: the benchmark's own ranges
+    # around its loss and update_params.
+    assert set(base) == {'forward', 'g_update'}
+    whole = res['pieces_whole']
+    for role, own in (('gan', gan), ('baseline', base)):
+        assert whole[role]['n'] == 1
+        assert own['forward']['median'] + own['g_update']['median'] < \
+            whole[role]['median']
+    # A piece is part of its parent (the same profiled iteration).
+    assert gan['pool_box']['median'] < gan['adv_box_inputs']['median']
+    assert gan['adv_box_inputs']['median'] + \
+        gan['adv_mask_inputs']['median'] < gan['forward']['median']
+    assert gan['mask_targets']['median'] + gan['pool_mask']['median'] < \
+        gan['adv_mask_inputs']['median']
+    assert gan['g_update']['median'] == pytest.approx(
+        gan['g_backward']['median'] + gan['g_step']['median'])
+    assert gan['d_update']['median'] == pytest.approx(
+        gan['d_backward']['median'] + gan['d_step']['median'])
 
 
 def test_main_data_root(tool, tiny_demo_data, tmp_path):
@@ -93,7 +113,7 @@ def test_main_data_root(tool, tiny_demo_data, tmp_path):
         torch.set_num_threads(threads)
     assert res['data'].startswith('1 batches of 2 from train_dataloader')
     assert res['infer_time_ratio'] is None
-    assert 'inference: not timed' in tool.format_report(res)
+    assert 'inference: not timed' in format_report(res)
     for key in ('train_time_ratio', 'train_cpu_ratio', 'memory_ratio'):
         assert res[key] > 0 and math.isfinite(res[key]), key
     assert res['top_ops'] is None
@@ -101,13 +121,16 @@ def test_main_data_root(tool, tiny_demo_data, tmp_path):
     assert f'(--data-root {missing} not found)' in fallback['data']
 
 
-def test_main_prints_report(tool, tiny_run):
+def test_main_prints_report(tiny_run):
     res, _ = tiny_run
-    text = tool.format_report(res)
+    text = format_report(res)
+    assert res['gan_config'] == \
+        'configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py'
     assert f'ratio GAN/baseline: wall {res["train_time_ratio"]:.2f}' in text
     assert f'CPU time {res["train_cpu_ratio"]:.2f}' in text
     assert 'peak training memory' in text
     assert 'prRoIPool of real+fake boxes' in text
+    assert 'whole iteration' in text
     target = res['target']
     assert target['ratio'] == pytest.approx(1.10)
     assert target['time_ratio_key'] == 'train_cpu_ratio'  # a CPU run
@@ -117,51 +140,28 @@ def test_main_prints_report(tool, tiny_run):
             f'{res["train_cpu_ratio"]:.2f}') in text
 
 
-def test_target_check(tool):
-    res = dict(
-        pieces_clock='process CPU time',
-        train_cpu_ratio=1.05,
-        train_time_ratio=1.3,
-        memory_ratio=1.2)
-    assert tool.target_check(res, 1.1) == dict(
-        ratio=1.1,
-        time_ratio_key='train_cpu_ratio',
-        time_ok=True,
-        memory_ok=False)
-    res['pieces_clock'] = 'wall time'  # CUDA: the wall time counts
-    assert tool.target_check(res, 1.25)['time_ok'] is False
-    assert tool.target_check(res, 1.25)['memory_ok'] is True
-
-
-def test_stats(tool):
-    s = tool.stats([4., 1., 3., 2.])
-    assert s['median'] == 2.5
-    assert s['q1'] == 1.75 and s['q3'] == 3.25
-    assert s['iqr'] == 1.5
-    assert s['min'] == 1. and s['n'] == 4
-
-
-def test_profiler_peak_bytes(tool):
-    """The CPU memory method sees a freed 4 MiB block as the peak."""
-    with profile(
-            activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        big = torch.ones(1024, 1024)  # 4 MiB
-        del big
-        small = torch.ones(256, 1024)  # 1 MiB, alive at the end
-    peak = tool._profiler_peak_bytes(prof)
-    assert 4 * 2**20 <= peak < 4 * 2**20 + 64 * 2**10
-    assert small.numel() == 256 * 1024
-
-
-def test_resident_bytes(tool):
-    from mmengine.optim import OptimWrapper
-    model = torch.nn.Linear(10, 5)  # 55 floats
-    wrapper = OptimWrapper(
-        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
-    assert tool.resident_bytes(model, wrapper) == 55 * 4
-    model(torch.ones(2, 10)).sum().backward()
-    wrapper.step()  # gradients and momentum buffers
-    assert tool.resident_bytes(model, wrapper) == 3 * 55 * 4
+def test_cli_options(tool):
+    """The options the docs' command lines use, with their defaults."""
+    args = vars(tool.parse_args([]))
+    assert args == dict(
+        gan_config=tool.DEFAULT_GAN_CONFIG,
+        base_config=tool.DEFAULT_BASE_CONFIG,
+        iters=10,
+        warmup=3,
+        infer_iters=3,
+        device='cpu',
+        data_root=None,
+        batch_size=4,
+        img_size=192,
+        num_gts=4,
+        num_batches=4,
+        seed=0,
+        threads=None,
+        json=None,
+        top_ops=8,
+        cfg_options=None,
+        target=1.10,
+        shared_cfg_options=None)
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -16,6 +16,9 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from mmdet_gan.utils.dist_utils import all_reduce_grads
+from mmdet_gan.utils.profiling import (BACKWARD_RANGES, D_BACKWARD, D_FORWARD,
+                                       D_STEP, FORWARD, G_BACKWARD, G_STEP,
+                                       STEP_RANGES, TRAIN_STEP, profile_range)
 from ..roi_heads.adversarial_roi_head import ADV_INPUTS_PREFIX
 
 BRANCHES = ('box', 'mask')
@@ -253,11 +256,12 @@ class GANMaskRCNN(MaskRCNN):
             tuple[dict, dict]: the stock losses, and the discriminators'
             inputs ``{branch: dict(real=Tensor, fake=Tensor)}``.
         """
-        losses = super().loss(batch_inputs, batch_data_samples)
-        adv_inputs = {
-            key[len(ADV_INPUTS_PREFIX):]: losses.pop(key)
-            for key in list(losses) if key.startswith(ADV_INPUTS_PREFIX)
-        }
+        with profile_range(FORWARD):
+            losses = super().loss(batch_inputs, batch_data_samples)
+            adv_inputs = {
+                key[len(ADV_INPUTS_PREFIX):]: losses.pop(key)
+                for key in list(losses) if key.startswith(ADV_INPUTS_PREFIX)
+            }
         return losses, adv_inputs
 
     def discriminate(self,
@@ -278,16 +282,18 @@ class GANMaskRCNN(MaskRCNN):
             list of layer features for the mask one).
         """
         outputs = {}
-        for branch, samples in adv_inputs.items():
-            real, fake = samples['real'], samples['fake']
-            if detach:
-                real, fake = real.detach(), fake.detach()
-            disc = self.discriminator[branch]
-            if self.real_fake_batch == 'joint':
-                both = disc(torch.cat([real, fake.to(real.dtype)]))
-                outputs[branch] = (both[:real.size(0)], both[real.size(0):])
-            else:
-                outputs[branch] = (disc(real), disc(fake))
+        with profile_range(D_FORWARD):
+            for branch, samples in adv_inputs.items():
+                real, fake = samples['real'], samples['fake']
+                if detach:
+                    real, fake = real.detach(), fake.detach()
+                disc = self.discriminator[branch]
+                if self.real_fake_batch == 'joint':
+                    both = disc(torch.cat([real, fake.to(real.dtype)]))
+                    outputs[branch] = (both[:real.size(0)],
+                                       both[real.size(0):])
+                else:
+                    outputs[branch] = (disc(real), disc(fake))
         return outputs
 
     def generator_adversarial_losses(self,
@@ -362,42 +368,45 @@ class GANMaskRCNN(MaskRCNN):
                 ``discriminator`` wrappers.
 
         Returns:
-            dict[str, Tensor]: log variables of both players.
+            dict[str, Tensor]: log variables of both players; the pieces of
+            the step run in ``torch.profiler`` ranges
+            (``mmdet_gan.utils.profiling``).
         """
-        gen_wrapper, disc_wrapper = self.check_optim_wrapper(optim_wrapper)
-        cur_iter = _cur_iter()
-        weight = self.adv_weight(cur_iter)
-        disc_steps = self.disc_steps if cur_iter >= self.disc_start_iter \
-            else 0
-        data = self.data_preprocessor(data, True)
-        with gen_wrapper.optim_context(self):
-            losses, adv_inputs = self.forward_generator(
-                data['inputs'], data['data_samples'])
-        disc_log_vars = {}
-        if disc_steps and self.order == 'generator_first':
-            gen_adv_losses, disc_losses = self._shared_adversarial_losses(
-                adv_inputs, disc_wrapper, weight)
-            losses.update(gen_adv_losses)
-            gen_log_vars, disc_log_vars = self._shared_step(
-                losses, disc_losses, gen_wrapper, disc_wrapper, cur_iter)
-            disc_steps -= 1
-        else:
-            if disc_steps:  # discriminator_first
+        with profile_range(TRAIN_STEP):
+            gen_wrapper, disc_wrapper = self.check_optim_wrapper(optim_wrapper)
+            cur_iter = _cur_iter()
+            weight = self.adv_weight(cur_iter)
+            disc_steps = self.disc_steps if cur_iter >= self.disc_start_iter \
+                else 0
+            data = self.data_preprocessor(data, True)
+            with gen_wrapper.optim_context(self):
+                losses, adv_inputs = self.forward_generator(
+                    data['inputs'], data['data_samples'])
+            disc_log_vars = {}
+            if disc_steps and self.order == 'generator_first':
+                gen_adv_losses, disc_losses = self._shared_adversarial_losses(
+                    adv_inputs, disc_wrapper, weight)
+                losses.update(gen_adv_losses)
+                gen_log_vars, disc_log_vars = self._shared_step(
+                    losses, disc_losses, gen_wrapper, disc_wrapper, cur_iter)
+                disc_steps -= 1
+            else:
+                if disc_steps:  # discriminator_first
+                    disc_log_vars = self._discriminator_steps(
+                        adv_inputs, disc_wrapper, cur_iter, disc_steps)
+                    disc_steps = 0
+                with gen_wrapper.optim_context(self):
+                    losses.update(
+                        self.generator_adversarial_losses(adv_inputs, weight))
+                gen_loss, gen_log_vars = self.parse_losses(losses)
+                self._update_params(gen_wrapper, gen_loss,
+                                    self._generator_params(), 'generator',
+                                    cur_iter)
+            if disc_steps:
                 disc_log_vars = self._discriminator_steps(
                     adv_inputs, disc_wrapper, cur_iter, disc_steps)
-                disc_steps = 0
-            with gen_wrapper.optim_context(self):
-                losses.update(
-                    self.generator_adversarial_losses(adv_inputs, weight))
-            gen_loss, gen_log_vars = self.parse_losses(losses)
-            self._update_params(gen_wrapper, gen_loss,
-                                self._generator_params(), 'generator',
-                                cur_iter)
-        if disc_steps:
-            disc_log_vars = self._discriminator_steps(adv_inputs, disc_wrapper,
-                                                      cur_iter, disc_steps)
-        gen_log_vars['adv_weight'] = torch.tensor(weight)
-        gen_log_vars.update(disc_log_vars)
+            gen_log_vars['adv_weight'] = torch.tensor(weight)
+            gen_log_vars.update(disc_log_vars)
         return gen_log_vars
 
     def _shared_adversarial_losses(
@@ -434,19 +443,27 @@ class GANMaskRCNN(MaskRCNN):
         disc_log_vars.pop('loss', None)
         disc_params = _trainable(self.discriminator.parameters())
         gen_params = _trainable(self._generator_params())
-        disc_ready = self._backward(
-            disc_wrapper,
-            disc_loss,
-            'discriminator',
-            cur_iter,
-            inputs=disc_params,
-            retain_graph=True)
-        gen_ready = self._backward(
-            gen_wrapper, gen_loss, 'generator', cur_iter, inputs=gen_params)
+        with profile_range(D_BACKWARD):
+            disc_ready = self._backward(
+                disc_wrapper,
+                disc_loss,
+                'discriminator',
+                cur_iter,
+                inputs=disc_params,
+                retain_graph=True)
+        with profile_range(G_BACKWARD):
+            gen_ready = self._backward(
+                gen_wrapper,
+                gen_loss,
+                'generator',
+                cur_iter,
+                inputs=gen_params)
         if gen_ready:
-            self._step(gen_wrapper, gen_params)
+            with profile_range(G_STEP):
+                self._step(gen_wrapper, gen_params)
         if disc_ready:
-            self._step(disc_wrapper, disc_params)
+            with profile_range(D_STEP):
+                self._step(disc_wrapper, disc_params)
         return gen_log_vars, disc_log_vars
 
     def _discriminator_steps(self, adv_inputs: Dict[str, dict],
@@ -470,8 +487,11 @@ class GANMaskRCNN(MaskRCNN):
         """``OptimWrapper.update_params`` with the player's gradients
         averaged over processes before the step (distributed training), and
         the ``nonfinite_loss`` policy applied first."""
-        if self._backward(optim_wrapper, loss, player, cur_iter):
-            self._step(optim_wrapper, params)
+        with profile_range(BACKWARD_RANGES[player]):
+            ready = self._backward(optim_wrapper, loss, player, cur_iter)
+        if ready:
+            with profile_range(STEP_RANGES[player]):
+                self._step(optim_wrapper, params)
 
     def _backward(self, optim_wrapper: OptimWrapper, loss: Tensor, player: str,
                   cur_iter: int, **backward_kwargs) -> bool:

@@ -12,6 +12,10 @@ from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList, OptConfigType
 from torch import Tensor
 
+from mmdet_gan.utils.profiling import (ADV_BOX_INPUTS, ADV_MASK_INPUTS,
+                                       MASK_TARGETS, POOL_BOX, POOL_MASK,
+                                       profile_range)
+
 #: Prefix of the entries of the loss dict that carry discriminator inputs
 #: (``adv_inputs_box``, ``adv_inputs_mask``) instead of losses. The detector
 #: pops them before ``parse_losses``.
@@ -288,12 +292,15 @@ class AdversarialRoIHead(StandardRoIHead):
         Returns:
             dict: ``real`` and ``fake``, each (n, C, S, S).
         """
-        img_inds, pred_boxes, gt_boxes = self.decode_positive_boxes(
-            sampling_results, bbox_pred)
-        keep = self._adv_sample_inds(sampling_results, pred_boxes.device)
-        real, fake = self._pool_real_fake(self.adv_box_roi_extractor, x,
-                                          img_inds[keep], gt_boxes[keep],
-                                          pred_boxes[keep])
+        with profile_range(ADV_BOX_INPUTS):
+            img_inds, pred_boxes, gt_boxes = self.decode_positive_boxes(
+                sampling_results, bbox_pred)
+            keep = self._adv_sample_inds(sampling_results, pred_boxes.device)
+            with profile_range(POOL_BOX):
+                real, fake = self._pool_real_fake(self.adv_box_roi_extractor,
+                                                  x, img_inds[keep],
+                                                  gt_boxes[keep],
+                                                  pred_boxes[keep])
         return dict(real=real, fake=fake)
 
     def mask_loss(self, x: Tuple[Tensor],
@@ -328,27 +335,30 @@ class AdversarialRoIHead(StandardRoIHead):
         Returns:
             dict: ``real`` and ``fake``, each (n, C, S, S).
         """
-        mask_targets = self.mask_head.get_targets(sampling_results,
-                                                  batch_gt_instances,
-                                                  self.train_cfg)
-        num_pos = mask_preds.size(0)
-        keep = self._adv_sample_inds(sampling_results, mask_preds.device)
-        if self.mask_head.class_agnostic:
-            channel = mask_preds.new_zeros(num_pos, dtype=torch.long)
-        else:
-            channel = torch.cat(
-                [res.pos_gt_labels for res in sampling_results])
-        fake_masks = mask_preds[keep, channel[keep]].sigmoid()
-        real_masks = mask_targets[keep]
-        pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
-        feats = self.adv_mask_roi_extractor(
-            tuple(lvl.detach()
-                  for lvl in x[:self.adv_mask_roi_extractor.num_inputs]),
-            pos_rois[keep])
-        real_masks = resize_masks(real_masks, feats.shape[-2:])
-        fake_masks = resize_masks(fake_masks, feats.shape[-2:])
-        # one dtype for the products (under autocast the masks may be
-        # float16/bfloat16 and the pooled features float32)
-        return dict(
-            real=feats * real_masks.to(feats.dtype)[:, None],
-            fake=feats * fake_masks.to(feats.dtype)[:, None])
+        with profile_range(ADV_MASK_INPUTS):
+            with profile_range(MASK_TARGETS):
+                mask_targets = self.mask_head.get_targets(
+                    sampling_results, batch_gt_instances, self.train_cfg)
+            num_pos = mask_preds.size(0)
+            keep = self._adv_sample_inds(sampling_results, mask_preds.device)
+            if self.mask_head.class_agnostic:
+                channel = mask_preds.new_zeros(num_pos, dtype=torch.long)
+            else:
+                channel = torch.cat(
+                    [res.pos_gt_labels for res in sampling_results])
+            fake_masks = mask_preds[keep, channel[keep]].sigmoid()
+            real_masks = mask_targets[keep]
+            pos_rois = bbox2roi([res.pos_priors for res in sampling_results])
+            with profile_range(POOL_MASK):
+                feats = self.adv_mask_roi_extractor(
+                    tuple(
+                        lvl.detach()
+                        for lvl in x[:self.adv_mask_roi_extractor.num_inputs]),
+                    pos_rois[keep])
+            real_masks = resize_masks(real_masks, feats.shape[-2:])
+            fake_masks = resize_masks(fake_masks, feats.shape[-2:])
+            # one dtype for the products (under autocast the masks may be
+            # float16/bfloat16 and the pooled features float32)
+            return dict(
+                real=feats * real_masks.to(feats.dtype)[:, None],
+                fake=feats * fake_masks.to(feats.dtype)[:, None])

@@ -1,0 +1,28 @@
+# Copyright (c) mmdet-gan contributors. All rights reserved.
+import torch
+
+from mmdet_gan.benchmark import builders
+
+
+def test_same_generator_weights():
+    torch.manual_seed(0)
+    base = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    gan = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+    gan[0].load_state_dict(base[0].state_dict())
+    assert builders.same_generator_weights(gan, base)
+    with torch.no_grad():
+        gan[0].bias += 1
+    assert not builders.same_generator_weights(gan, base)
+    assert not builders.same_generator_weights(base[0], gan)  # missing keys
+
+
+def test_demo_batches_are_distinct_and_sized():
+    batches = builders.demo_batches(3, 2, 64, 1, 4)
+    assert len(batches) == 3
+    for batch in batches:
+        assert len(batch['inputs']) == len(batch['data_samples']) == 2
+        assert batch['inputs'][0].shape == (3, 64, 64)
+        for sample in batch['data_samples']:
+            assert len(sample.gt_instances) == 1
+            assert sample.gt_instances.masks.masks.shape[1:] == (64, 64)
+    assert not torch.equal(batches[0]['inputs'][0], batches[1]['inputs'][0])
