@@ -12,6 +12,7 @@ import mmdet_gan  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmdet_gan.utils.dataset_check import explain_dataset_error
 from mmdet_gan.utils.launch import (allow_unsafe_checkpoint_load, enable_amp,
                                     resolve_work_dir, setup_cpu_distributed)
+from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 
 def parse_args(argv=None):
@@ -117,4 +118,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
+    ignore_pkg_resources_deprecation()
     main()

@@ -29,7 +29,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from .demo_dataset import mask_to_annotation
+from .synthetic import mask_to_annotation
 
 
 def to_uint8_rgb(image: np.ndarray,

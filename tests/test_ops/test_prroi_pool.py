@@ -18,7 +18,7 @@ import torch
 from torch.autograd import Function, gradcheck
 
 import mmdet_gan
-from mmdet_gan.ops import PrRoIPool, PrRoIPoolFunction, prroi_pool
+from mmdet_gan.ops import PrRoIPool, prroi_pool
 
 prroi_pool_module = importlib.import_module('mmdet_gan.ops.prroi_pool')
 
@@ -475,15 +475,37 @@ def test_missing_extension_gives_build_hint(monkeypatch):
 # Module
 # --------------------------------------------------------------------------
 def test_module():
-    layer = PrRoIPool(7, spatial_scale=0.25)
-    assert layer.output_size == (7, 7)
-    assert repr(layer) == 'PrRoIPool(output_size=(7, 7), spatial_scale=0.25)'
-    assert PrRoIPool((3, 5)).output_size == (3, 5)
-    features = torch.randn(1, 4, 16, 16)
-    rois = torch.tensor([[0., 4., 8., 40., 30.]])
+    layer = PrRoIPool((3, 5), spatial_scale=0.25)
+    assert layer.output_size == (3, 5)
+    assert repr(layer) == 'PrRoIPool(output_size=(3, 5), spatial_scale=0.25)'
+    assert PrRoIPool(7).output_size == (7, 7)
+    # A linear map f = 10 b + c + x / 2 + 2 y (b: image, c: channel, x, y:
+    # feature coordinates) is its own bilinear interpolation on the map,
+    # so a bin's exact mean is f at the bin's centre.
+    b, c, y, x = torch.meshgrid(
+        *(torch.arange(n, dtype=torch.float64) for n in (2, 3, 16, 16)),
+        indexing='ij')
+    features = 10 * b + c + x / 2 + 2 * y
+    # image coordinates; x4 smaller on the map: [1, 2, 10, 7.5] and
+    # [0.5, 0.25, 14.5, 14], inside [0, 15]
+    rois = torch.tensor([[0., 4., 8., 40., 30.], [1., 2., 1., 58., 56.]],
+                        dtype=torch.float64)
+    expected = torch.empty(2, 3, 3, 5, dtype=torch.float64)
+    for k, (img, x1, y1, x2, y2) in enumerate(rois.tolist()):
+        x1, y1, x2, y2 = (v * 0.25 for v in (x1, y1, x2, y2))
+        for i in range(3):
+            for j in range(5):
+                xc = x1 + (j + 0.5) * (x2 - x1) / 5
+                yc = y1 + (i + 0.5) * (y2 - y1) / 3
+                for ch in range(3):
+                    expected[k, ch, i, j] = 10 * img + ch + xc / 2 + 2 * yc
+    torch.testing.assert_close(layer(features, rois), expected)
     torch.testing.assert_close(
-        layer(features, rois), prroi_pool(features, rois, (7, 7), 0.25))
-    assert PrRoIPoolFunction.apply is not None
+        layer(features.float(), rois.float()), expected.float())
+    # the module returns the dtype of the features, like other layers
+    out = layer(features.bfloat16(), rois.float())
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.double(), expected, rtol=1e-2, atol=0.25)
 
 
 # --------------------------------------------------------------------------

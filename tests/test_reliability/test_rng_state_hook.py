@@ -30,15 +30,42 @@ def runner_at(epoch, iter):
     return SimpleNamespace(epoch=epoch, iter=iter)
 
 
+def seed_all(seed):
+    random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+
+
+def draws_after_seed(seed):
+    """The draws of every stream right after seeding it with ``seed`` (the
+    streams are left seeded again)."""
+    seed_all(seed)
+    result = draws()
+    seed_all(seed)
+    return result
+
+
+SCRAMBLE_SEED = 123
+
+
 def save_then_scramble(epoch=2, iter=4):
     """A checkpoint as Runner.save_checkpoint writes it (through the hook)
-    and reads it back, the draws that follow the save, then other draws."""
+    and reads it back, and the draws that follow the save (from streams
+    seeded with 2024 and drawn from once); the streams are then re-seeded
+    with ``SCRAMBLE_SEED``."""
+    seed_all(2024)
+    draws()  # the saved point is in the middle of the streams
     hook = RNGStateHook()
     checkpoint = dict(meta=dict(epoch=epoch, iter=iter))
     hook.before_save_checkpoint(runner_at(epoch, iter), checkpoint)
     expected = draws()
-    random.seed(123), np.random.seed(123), torch.manual_seed(123)
+    seed_all(SCRAMBLE_SEED)
     return saved_and_loaded(checkpoint), expected
+
+
+def assert_every_stream_differs(a, b):
+    """Each stream's draws differ, so an equality with one of them says
+    which state drew them."""
+    for stream_a, stream_b in zip(a, b):
+        assert stream_a != stream_b
 
 
 def test_state_is_weights_only_loadable_and_restores_every_stream():
@@ -46,10 +73,16 @@ def test_state_is_weights_only_loadable_and_restores_every_stream():
     state = checkpoint[RNG_STATE_KEY]
     assert set(state) == {'python', 'numpy', 'torch', 'cuda'}
     assert isinstance(state['numpy'][1], np.ndarray)
+    scrambled = draws_after_seed(SCRAMBLE_SEED)
+    assert_every_stream_differs(scrambled, expected)
     hook = RNGStateHook()
     hook.after_load_checkpoint(runner_at(2, 4), checkpoint)
-    assert draws() != expected  # nothing restored before the loop starts
+    # nothing restored before the loop starts: the streams draw what the
+    # scrambled state draws ...
+    assert draws() == scrambled
+    seed_all(SCRAMBLE_SEED)
     hook.before_train_epoch(runner_at(2, 4))
+    # ... and, restored, exactly what followed the saved point, each stream
     assert draws() == expected
 
 
@@ -81,11 +114,14 @@ def test_checkpoint_without_rng_state_resumes_as_before():
 
 def test_distributed_runs_keep_their_seeded_streams(monkeypatch):
     checkpoint, expected = save_then_scramble()
+    scrambled = draws_after_seed(SCRAMBLE_SEED)
+    assert_every_stream_differs(scrambled, expected)
     monkeypatch.setattr(rng_state_hook, 'get_world_size', lambda: 2)
     hook = RNGStateHook()
     hook.after_load_checkpoint(runner_at(2, 4), checkpoint)
     hook.before_train_epoch(runner_at(2, 4))
-    assert draws() != expected
+    # every stream goes on from its seeded state, none from the saved one
+    assert draws() == scrambled
 
 
 @pytest.mark.cuda

@@ -8,9 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from mmdet_gan.datasets.demo_dataset import (DEMO_CLASSES, DEMO_PALETTE,
-                                             DemoDatasetConfig,
-                                             create_demo_dataset)
+from mmdet_gan.datasets import (DEMO_CLASSES, DEMO_PALETTE, DemoDatasetConfig,
+                                create_demo_dataset)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mask_rcnn', 'mask_rcnn_r18_fpn_demo.py')

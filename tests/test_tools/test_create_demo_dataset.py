@@ -10,10 +10,10 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from mmdet_gan.datasets.demo_dataset import (DEMO_CLASSES, MANIFEST_NAME,
-                                             DemoDatasetConfig,
-                                             create_demo_dataset,
-                                             mask_to_annotation)
+from mmdet_gan.datasets import (DEMO_CLASSES, DemoDatasetConfig,
+                                create_demo_dataset, generate_image,
+                                mask_to_annotation)
+from mmdet_gan.datasets.synthetic import MANIFEST_NAME
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMALL = dict(num_train=6, num_val=3, img_size=128)
@@ -107,7 +107,6 @@ def test_valid_coco(small_dataset, split):
 
 def test_categories_and_sizes_vary():
     out_cfg = DemoDatasetConfig(num_train=1, num_val=1)
-    from mmdet_gan.datasets.demo_dataset import generate_image
     cats, areas = set(), []
     for i in range(20):
         rng = np.random.default_rng([0, 0, i])

@@ -1,4 +1,6 @@
+import errno
 import logging
+import os
 import os.path as osp
 
 import pytest
@@ -9,6 +11,7 @@ from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
+from mmdet_gan.utils import atomic_io
 from .tool_loader import REPO_ROOT, load_tool
 
 gan2mmdet = load_tool('model_converters/gan2mmdet.py')
@@ -73,3 +76,89 @@ def test_stock_checkpoint_starts_gan_training(r50_models, tmp_path):
         assert torch.equal(gan.state_dict()[key], value), key
     for key, value in gan.discriminator.state_dict().items():
         assert torch.equal(value, disc_before[key]), key
+
+
+def small_gan_checkpoint(value):
+    return {
+        'state_dict': {
+            'backbone.w': torch.full((64, 64), float(value)),
+            'discriminator.box.w': torch.ones(3)
+        },
+        'meta': {
+            'epoch': value
+        }
+    }
+
+
+class Unpicklable:
+    """Fails torch.save while it pickles the checkpoint."""
+
+    def __reduce__(self):
+        raise RuntimeError('cannot pickle this')
+
+
+class HalfWrittenFile:
+    """A file whose ``write`` stores half of the data, then fails like a
+    full disk."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def write(self, data):
+        self._f.write(data[:len(data) // 2])
+        self._f.flush()
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._f.__exit__(*exc)
+
+
+@pytest.mark.parametrize('fault', ['serialisation', 'disk_full'])
+def test_failure_mid_write_keeps_the_previous_output(tmp_path, monkeypatch,
+                                                     fault):
+    src, dst = tmp_path / 'gan.pth', tmp_path / 'out' / 'stock.pth'
+    torch.save(small_gan_checkpoint(1), src)
+    gan2mmdet.main([str(src), str(dst)])  # creates out/
+    previous = dst.read_bytes()
+    listing = sorted(os.listdir(dst.parent))
+    assert listing == ['stock.pth']
+
+    torch.save(small_gan_checkpoint(2), src)
+    if fault == 'serialisation':
+        strip = gan2mmdet.strip_discriminators
+
+        def strip_then_add_unpicklable(checkpoint):
+            converted, num_removed = strip(checkpoint)
+            converted['bad'] = Unpicklable()  # after the weights
+            return converted, num_removed
+
+        monkeypatch.setattr(gan2mmdet, 'strip_discriminators',
+                            strip_then_add_unpicklable)
+        error, match = RuntimeError, 'cannot pickle this'
+    else:
+        real_fdopen = os.fdopen
+        monkeypatch.setattr(
+            atomic_io.os, 'fdopen',
+            lambda *a, **k: HalfWrittenFile(real_fdopen(*a, **k)))
+        error, match = OSError, 'No space left on device'
+    with pytest.raises(error, match=match):
+        gan2mmdet.main([str(src), str(dst)])
+    monkeypatch.undo()
+
+    # the previous output is intact and no temporary file is left
+    assert dst.read_bytes() == previous
+    assert sorted(os.listdir(dst.parent)) == listing
+    kept = torch.load(dst, weights_only=True)
+    assert kept['meta'] == {'epoch': 1}
+    assert set(kept['state_dict']) == {'backbone.w'}
+    assert (kept['state_dict']['backbone.w'] == 1).all()
+    # and the next conversion replaces it
+    gan2mmdet.main([str(src), str(dst)])
+    assert torch.load(dst, weights_only=True)['meta'] == {'epoch': 2}
+    assert sorted(os.listdir(dst.parent)) == listing

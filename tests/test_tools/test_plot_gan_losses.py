@@ -96,6 +96,56 @@ def test_plot_gan_losses_function(tmp_path):
             keys=['loss_adv_d_box', 'score_d_box_real', 'lr']))
 
 
+# A vis_data/scalars.json as MMEngine writes it, by hand: the
+# discriminator starts at iteration 20, a validation line sits in between.
+SCALARS_JSON = """\
+{"lr": 0.02, "loss": 3.5, "loss_cls": 0.9, "loss_adv_g_box": 0.71, \
+"time": 0.3, "epoch": 1, "iter": 10, "memory": 512, "step": 10}
+{"lr": 0.02, "loss": 3.25, "loss_cls": 0.8, "loss_adv_g_box": 0.75, \
+"loss_adv_d_box": 1.39, "score_d_box_real": 0.52, "score_d_box_fake": 0.47, \
+"time": 0.3, "epoch": 1, "iter": 20, "memory": 512, "step": 20}
+{"coco/segm_mAP": 0.012, "data_time": 0.01, "time": 0.1, "step": 1}
+{"lr": 0.01, "loss": 2.5, "loss_cls": 0.6, "loss_adv_g_box": 0.8, \
+"loss_adv_d_box": 1.2, "score_d_box_real": 0.61, "score_d_box_fake": 0.4, \
+"time": 0.3, "epoch": 2, "iter": 30, "memory": 512, "step": 30}
+"""
+
+
+def _lines(ax):
+    return {
+        line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+        for line in ax.get_lines()
+    }
+
+
+def test_figure_plots_the_logged_values(tmp_path):
+    tool = _load_tool()
+    log = tmp_path / 'scalars.json'
+    log.write_text(SCALARS_JSON)
+    fig = tool.gan_loss_figure(str(log))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [
+        'Generator losses', 'Discriminator losses', 'Discriminator scores'
+    ]
+    generator, discriminator, scores = map(_lines, fig.axes)
+    assert generator == {
+        'loss': ([10, 20, 30], [3.5, 3.25, 2.5]),
+        'loss_cls': ([10, 20, 30], [0.9, 0.8, 0.6]),
+        'loss_adv_g_box': ([10, 20, 30], [0.71, 0.75, 0.8]),
+    }
+    assert discriminator == {'loss_adv_d_box': ([20, 30], [1.39, 1.2])}
+    assert scores == {
+        'score_d_box_real': ([20, 30], [0.52, 0.61]),
+        'score_d_box_fake': ([20, 30], [0.47, 0.4]),
+        '0.5': ([0, 1], [0.5, 0.5]),  # axhline, in axes coordinates
+    }
+    # only some keys: lr (no default panel) goes to an extra one
+    fig = tool.gan_loss_figure(str(log), keys=['loss_adv_d_box', 'lr'])
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ['Discriminator losses', tool.OTHER_PANEL]
+    assert _lines(fig.axes[1]) == {'lr': ([10, 20, 30], [0.02, 0.02, 0.01])}
+
+
 def test_plot_gan_losses_baseline_log(tmp_path):
     tool = _load_tool()
     log = _write_log(tmp_path / 'baseline.json', gan=False)

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from mmdet_gan.ops import multi_level_max_prroi_pool, prroi_pool
 from mmdet_gan.utils.benchmarking import best_time, random_rois
+from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
@@ -178,4 +179,5 @@ def main(argv: Sequence[str] = None) -> Dict[str, Dict[str, float]]:
 
 
 if __name__ == '__main__':
+    ignore_pkg_resources_deprecation()
     main()

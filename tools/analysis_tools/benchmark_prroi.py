@@ -34,6 +34,7 @@ from torch import Tensor
 
 from mmdet_gan.ops import prroi_pool
 from mmdet_gan.utils.benchmarking import best_time, random_rois
+from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 # RoI side lengths (sqrt of the area, image pixels) per distribution.
 BOX_SCALES = {
@@ -237,4 +238,5 @@ def main():
 
 
 if __name__ == '__main__':
+    ignore_pkg_resources_deprecation()
     main()

@@ -38,6 +38,7 @@ from mmengine.config import DictAction
 from mmdet_gan.benchmark import (TrainBenchmarkOptions, check_ratios,
                                  run_train_benchmark)
 from mmdet_gan.benchmark.report import format_report
+from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_GAN_CONFIG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
@@ -166,5 +167,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
+    ignore_pkg_resources_deprecation()
     main()
     sys.exit(0)

@@ -346,4 +346,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
+    # imported here: importing this tool stays free of mmdet_gan
+    from mmdet_gan.utils.warning_filters import \
+        ignore_pkg_resources_deprecation
+    ignore_pkg_resources_deprecation()
     sys.exit(main())

@@ -226,4 +226,8 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
+    # imported here: importing this tool stays free of mmdet_gan
+    from mmdet_gan.utils.warning_filters import \
+        ignore_pkg_resources_deprecation
+    ignore_pkg_resources_deprecation()
     main()

@@ -105,26 +105,28 @@ def _panels(keys: Optional[Sequence[str]]) -> List[Tuple[str, List[str]]]:
     return panels
 
 
-def plot_gan_losses(log_file: str,
-                    out_file: Optional[str] = None,
-                    keys: Optional[Sequence[str]] = None) -> str:
-    """Plot generator losses, discriminator losses and scores of a log.
+def gan_loss_figure(log_file: str,
+                    keys: Optional[Sequence[str]] = None) -> Figure:
+    """Draw the generator losses, discriminator losses and scores of a log.
 
     Keys missing from the log are skipped, and so are panels left empty.
-    A log without any GAN key (a plain Mask R-CNN run) is plotted with a
+    A log without any GAN key (a plain Mask R-CNN run) is drawn with a
     warning saying so.
 
     Args:
         log_file (str): Path of the MMEngine ``vis_data/*.json`` log.
-        out_file (str, optional): PNG to write. Defaults to
-            ``{log_file without .json}_gan_losses.png``.
         keys (Sequence[str], optional): Plot only these keys; the known ones
             go to their usual panel, the others to an extra panel. Defaults
             to None (all of ``GENERATOR_KEYS``, ``DISCRIMINATOR_KEYS`` and
             ``SCORE_KEYS``).
 
     Returns:
-        str: Path of the written PNG.
+        Figure: One axes per non-empty panel, top to bottom, titled as in
+        ``PANELS`` (``OTHER_PANEL`` for the extra one); each key is one
+        line labelled with the key, whose data are the key's (iterations,
+        values) in the log. A score panel also has the 0.5 line (label
+        ``'0.5'``). The figure has an Agg canvas of its own (no display
+        needed, pyplot's backend untouched).
 
     Raises:
         FileNotFoundError: If ``log_file`` does not exist.
@@ -148,7 +150,6 @@ def plot_gan_losses(log_file: str,
         warnings.warn(message)
         title += ' (no GAN keys: baseline run?)'
 
-    # An Agg canvas of its own: no display needed, pyplot's backend untouched
     fig = Figure(figsize=(10, 3.2 * len(panels)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)
@@ -166,7 +167,31 @@ def plot_gan_losses(log_file: str,
     axes[-1, 0].set_xlabel('iteration')
     fig.suptitle(title)
     fig.tight_layout()
+    return fig
 
+
+def plot_gan_losses(log_file: str,
+                    out_file: Optional[str] = None,
+                    keys: Optional[Sequence[str]] = None) -> str:
+    """Plot generator losses, discriminator losses and scores of a log
+    (the figure of :func:`gan_loss_figure`) into a PNG.
+
+    Args:
+        log_file (str): Path of the MMEngine ``vis_data/*.json`` log.
+        out_file (str, optional): PNG to write. Defaults to
+            ``{log_file without .json}_gan_losses.png``.
+        keys (Sequence[str], optional): Plot only these keys; see
+            :func:`gan_loss_figure`. Defaults to None.
+
+    Returns:
+        str: Path of the written PNG.
+
+    Raises:
+        FileNotFoundError: If ``log_file`` does not exist.
+        ValueError: If it is not a training log, or none of the keys to
+            plot is in it.
+    """
+    fig = gan_loss_figure(log_file, keys)
     if out_file is None:
         out_file = osp.splitext(log_file)[0] + '_gan_losses.png'
     fig.savefig(out_file, dpi=100)

@@ -9,14 +9,14 @@ Example:
 Images are drawn from a seeded generator: the same arguments give the same
 files. If ``--out-dir`` already holds a dataset made with the same arguments
 the tool does nothing (``--force`` regenerates). See
-:mod:`mmdet_gan.datasets.demo_dataset` for what the images contain.
+:mod:`mmdet_gan.datasets.synthetic` for what the images contain.
 """
 import argparse
 import sys
 from typing import List, Optional
 
-from mmdet_gan.datasets.demo_dataset import (DemoDatasetConfig,
-                                             create_demo_dataset)
+from mmdet_gan.datasets import DemoDatasetConfig, create_demo_dataset
+from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -85,4 +85,5 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
+    ignore_pkg_resources_deprecation()
     sys.exit(main())

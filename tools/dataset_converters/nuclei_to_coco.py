@@ -26,6 +26,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from mmdet_gan.datasets.label_mask_tiles import write_tiled_coco
+from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 #: Where the stardist wheel keeps its 2D example image and labels.
 STARDIST_IMAGE = 'stardist/data/images/img2d.tif'
@@ -100,4 +101,5 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
+    ignore_pkg_resources_deprecation()
     main()

@@ -8,7 +8,8 @@ from mmengine.optim import (AmpOptimWrapper, DefaultOptimWrapperConstructor,
                             OptimWrapperDict)
 from torch import nn
 
-PLAYERS = ('generator', 'discriminator')
+from mmdet_gan.utils.players import DISCRIMINATOR, GENERATOR, PLAYERS
+
 #: Wrapper keys that may sit next to the players as both players' default.
 SHARED_WRAPPER_KEYS = ('type', 'loss_scale', 'dtype', 'clip_grad',
                        'accumulative_counts')
@@ -133,7 +134,7 @@ class GANOptimWrapperConstructor:
                 'comes from an inherited single-optimizer optim_wrapper: add '
                 '_delete_=True to the GAN optim_wrapper; anything else goes '
                 'inside optim_wrapper.generator / optim_wrapper.discriminator')
-        generator_lr = cfg['generator'].get('optimizer', {}).get('lr')
+        generator_lr = cfg[GENERATOR].get('optimizer', {}).get('lr')
         self.constructors = OrderedDict()
         for player in PLAYERS:
             player_cfg = with_shared_defaults(dict(cfg[player]), defaults)
@@ -170,5 +171,7 @@ class GANOptimWrapperConstructor:
             if child is not discriminator
         })
         return OptimWrapperDict(
-            generator=self.constructors['generator'](generator),
-            discriminator=self.constructors['discriminator'](discriminator))
+            **{
+                GENERATOR: self.constructors[GENERATOR](generator),
+                DISCRIMINATOR: self.constructors[DISCRIMINATOR](discriminator)
+            })

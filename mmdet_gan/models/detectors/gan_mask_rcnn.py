@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
 from mmdet_gan.utils.dist_utils import all_reduce_grads
+from mmdet_gan.utils.players import DISCRIMINATOR, GENERATOR, PLAYERS
 from mmdet_gan.utils.profiling import (BACKWARD_RANGES, D_BACKWARD, D_FORWARD,
                                        D_STEP, FORWARD, G_BACKWARD, G_STEP,
                                        STEP_RANGES, TRAIN_STEP, profile_range)
@@ -400,7 +401,7 @@ class GANMaskRCNN(MaskRCNN):
                         self.generator_adversarial_losses(adv_inputs, weight))
                 gen_loss, gen_log_vars = self.parse_losses(losses)
                 self._update_params(gen_wrapper, gen_loss,
-                                    self._generator_params(), 'generator',
+                                    self._generator_params(), GENERATOR,
                                     cur_iter)
             if disc_steps:
                 disc_log_vars = self._discriminator_steps(
@@ -447,17 +448,13 @@ class GANMaskRCNN(MaskRCNN):
             disc_ready = self._backward(
                 disc_wrapper,
                 disc_loss,
-                'discriminator',
+                DISCRIMINATOR,
                 cur_iter,
                 inputs=disc_params,
                 retain_graph=True)
         with profile_range(G_BACKWARD):
             gen_ready = self._backward(
-                gen_wrapper,
-                gen_loss,
-                'generator',
-                cur_iter,
-                inputs=gen_params)
+                gen_wrapper, gen_loss, GENERATOR, cur_iter, inputs=gen_params)
         if gen_ready:
             with profile_range(G_STEP):
                 self._step(gen_wrapper, gen_params)
@@ -476,8 +473,8 @@ class GANMaskRCNN(MaskRCNN):
                 losses = self.discriminator_losses(adv_inputs)
             parsed_loss, log_vars = self.parse_losses(losses)
             self._update_params(disc_wrapper, parsed_loss,
-                                self.discriminator.parameters(),
-                                'discriminator', cur_iter)
+                                self.discriminator.parameters(), DISCRIMINATOR,
+                                cur_iter)
         log_vars.pop('loss', None)
         return log_vars
 
@@ -541,15 +538,14 @@ class GANMaskRCNN(MaskRCNN):
         """The ``generator`` and ``discriminator`` wrappers of
         ``optim_wrapper``; ``TypeError`` saying what to set otherwise."""
         if not isinstance(optim_wrapper, OptimWrapperDict) or any(
-                key not in optim_wrapper
-                for key in ('generator', 'discriminator')):
+                key not in optim_wrapper for key in PLAYERS):
             raise TypeError(
                 'GANMaskRCNN.train_step needs an OptimWrapperDict with '
                 '"generator" and "discriminator" wrappers, got '
                 f'{type(optim_wrapper).__name__}: set optim_wrapper=dict('
                 '_delete_=True, constructor=\'GANOptimWrapperConstructor\', '
                 'generator=dict(...), discriminator=dict(...)) in the config')
-        return optim_wrapper['generator'], optim_wrapper['discriminator']
+        return optim_wrapper[GENERATOR], optim_wrapper[DISCRIMINATOR]
 
 
 def _extractor_output_size(extractor: nn.Module) -> Optional[tuple]:

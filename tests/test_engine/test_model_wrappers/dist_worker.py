@@ -1,6 +1,14 @@
 """Worker of test_gan_distributed.py, started with torchrun (2 processes,
 gloo, CPU): a few GAN train steps through GANDistributedDataParallel, each
-rank on its own batch, then each rank saves its weights."""
+rank on its own batch (rank 1's second batch has no ground truth at all, so
+no positives), then each rank saves its weights.
+
+Every gradient reduction of the steps is recorded: the gradients this rank
+computed (before the all-reduce, a missing one as zeros) are exchanged
+with the other rank's (``all_gather``, not the reduction under test) and
+compared with what the reduction left in ``param.grad``; the summary goes to
+``grads{rank}.json``."""
+import json
 import os
 import sys
 
@@ -14,12 +22,58 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 import mmdet_gan  # noqa: F401
+from mmdet_gan.models.detectors import gan_mask_rcnn
+
+#: (step, rank) whose batch has no ground truth.
+NO_GT = (1, 1)
 
 
 def params_of(model):
     """The weights (parameters): BatchNorm statistics are buffers, synced
     from rank 0 before each step and then updated on each rank's batch."""
     return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def flat(grads):
+    return torch.cat([g.detach().double().flatten() for g in grads])
+
+
+class ReductionRecorder:
+    """Wraps ``all_reduce_grads`` as the detector calls it: compares each
+    player's reduced gradients with the mean of the ranks' own ones."""
+
+    def __init__(self, model, reduce):
+        self.names = {id(p): n for n, p in model.named_parameters()}
+        self.reduce = reduce
+        self.step = None
+        self.records = []
+
+    def __call__(self, params):
+        params = [p for p in params if p.requires_grad]
+        names = [self.names[id(p)] for p in params]
+        local = flat(
+            torch.zeros_like(p) if p.grad is None else p.grad for p in params)
+        self.reduce(params)
+        reduced = flat(p.grad for p in params)
+        gathered = [torch.empty_like(local) for _ in range(2)]
+        dist.all_gather(gathered, local)
+        assert torch.equal(gathered[dist.get_rank()], local)
+        mean = (gathered[0] + gathered[1]) / 2
+        player = ('discriminator'
+                  if names[0].startswith('discriminator.') else 'generator')
+        self.records.append(
+            dict(
+                step=self.step,
+                player=player,
+                num_params=len(params),
+                max_abs_mean=mean.abs().max().item(),
+                # |reduced - mean of the ranks' gradients|
+                max_err=(reduced - mean).abs().max().item(),
+                # how far apart the ranks' gradients are (sum or rank 0's
+                # gradient would differ from the mean by about this much)
+                max_rank_diff=(gathered[0] - gathered[1]).abs().max().item(),
+                # non-zero entries of each rank's own gradient
+                nonzero=[int((g != 0).sum()) for g in gathered]))
 
 
 def main(config: str, out_dir: str, num_steps: int) -> None:
@@ -35,17 +89,23 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
         dict(cfg.model_wrapper_cfg, device_ids=None),
         default_args=dict(module=model))
     optim_wrapper = build_optim_wrapper(wrapped, cfg.optim_wrapper)
+    recorder = ReductionRecorder(model, gan_mask_rcnn.all_reduce_grads)
+    gan_mask_rcnn.all_reduce_grads = recorder
     torch.save(params_of(model), os.path.join(out_dir, f'init{rank}.pth'))
     for step in range(num_steps):
         MessageHub.get_current_instance().update_info('iter', step)
         torch.manual_seed(100 * step + rank)  # different data per rank
+        num_items = [0, 0] if (step, rank) == NO_GT else [2 + rank, 1]
         data = demo_mm_inputs(
             2, [[3, 128, 128]] * 2,
-            num_items=[2 + rank, 1],
+            num_items=num_items,
             num_classes=4,
             with_mask=True)
+        recorder.step = step
         wrapped.train_step(data, optim_wrapper)
     torch.save(params_of(model), os.path.join(out_dir, f'rank{rank}.pth'))
+    with open(os.path.join(out_dir, f'grads{rank}.json'), 'w') as f:
+        json.dump(dict(no_gt=list(NO_GT), records=recorder.records), f)
     dist.destroy_process_group()
 
 

@@ -1,5 +1,7 @@
 """Two processes on CPU (gloo): GANDistributedDataParallel keeps the
-generator and the discriminators identical across processes."""
+generator and the discriminators identical across processes, and each
+player steps on the mean of the processes' gradients."""
+import json
 import os
 import os.path as osp
 import socket
@@ -52,6 +54,45 @@ def test_two_processes_end_with_identical_weights(tmp_path):
         for prefix in ('discriminator.', 'roi_head.', 'backbone.')
     }
     assert all(changed.values()), changed
+    check_averaged_gradients(tmp_path)
+
+
+def check_averaged_gradients(out_dir):
+    """Every reduction of dist_worker.py left in ``param.grad`` the mean of
+    the two ranks' own gradients: not their sum, not rank 0's."""
+    logs = [
+        json.loads((out_dir / f'grads{r}.json').read_text()) for r in (0, 1)
+    ]
+    records = [log['records'] for log in logs]
+    # one reduction per player and step, in the same order on both ranks
+    expected_calls = [(step, player) for step in range(3)
+                      for player in ('generator', 'discriminator')]
+    for rank in (0, 1):
+        calls = [(r['step'], r['player']) for r in records[rank]]
+        assert sorted(calls) == sorted(expected_calls), (rank, calls)
+    for rec0, rec1 in zip(*records):
+        assert (rec0['step'], rec0['player'], rec0['num_params']) == \
+            (rec1['step'], rec1['player'], rec1['num_params'])
+        assert rec0['nonzero'] == rec1['nonzero']  # the same exchange
+        for rec in (rec0, rec1):
+            scale = rec['max_abs_mean']
+            assert scale > 0, rec
+            # float32 all-reduce against a float64 mean: rounding only
+            assert rec['max_err'] <= 1e-6 * scale, rec
+            # the ranks' gradients differ, so a sum (off by up to `scale`)
+            # or rank 0's gradient (off by half the difference) fails
+            assert rec['max_rank_diff'] > 1e-3 * scale, rec
+    # the rank without ground truth took part in the reductions: its
+    # discriminator gradient was all zeros (no positives, no adversarial
+    # samples), and the mean is half the other rank's
+    step, rank = logs[0]['no_gt']
+    disc = [
+        r for r in records[0]
+        if (r['step'], r['player']) == (step, 'discriminator')
+    ]
+    assert len(disc) == 1
+    assert disc[0]['nonzero'][rank] == 0
+    assert disc[0]['nonzero'][1 - rank] > 0
 
 
 def test_dist_train_sh_trains_the_gan_demo_config(tiny_demo_data, tmp_path):

@@ -136,32 +136,79 @@ class TestGANMaskRCNN(TestCase):
         grads = [p.grad for p in model.discriminator.parameters()]
         self.assertTrue(all(g is not None for g in grads))
 
-    def test_box_adversarial_gradient_only_through_coordinates(self):
+    def _adversarial_grads(self, branch, detach_pred=False):
+        """Back-propagate the generator's adversarial loss of ``branch``
+        alone and return the generator's parameter gradients by name
+        (None where no gradient arrived).
+
+        With ``detach_pred`` the head's prediction the branch judges
+        (``bbox_pred`` for 'box', the mask logits for 'mask') is detached
+        before the discriminator's inputs are made from it: what still
+        reaches the generator then comes through the pooled features.
+        """
         model, _ = build_gan()
+        head = model.roi_head
+        if detach_pred:
+            name = f'{branch}_adversarial_inputs'
+            make_inputs = getattr(head, name)
+
+            def detached(x, sampling_results, pred, *args):
+                return make_inputs(x, sampling_results, pred.detach(), *args)
+
+            setattr(head, name, detached)
         inputs, samples = preprocessed(model)
         _, adv_inputs = model.forward_generator(inputs, samples)
-        loss = model.generator_adversarial_losses({'box': adv_inputs['box']
-                                                   })['loss_adv_g_box']
-        loss.backward()
-        bbox_head = model.roi_head.bbox_head
+        self.assertGreater(adv_inputs[branch]['fake'].size(0), 0)
+        losses = model.generator_adversarial_losses(
+            {branch: adv_inputs[branch]})
+        loss = losses[f'loss_adv_g_{branch}']
+        self.assertGreater(loss.abs().item(), 0)
+        if loss.requires_grad:
+            loss.backward()
+        return {
+            name: param.grad
+            for name, param in model.named_parameters()
+            if not name.startswith('discriminator.')
+        }
+
+    @staticmethod
+    def _reached(grads, prefix=''):
+        """Names under ``prefix`` with a non-zero gradient."""
+        return [
+            name for name, grad in grads.items()
+            if name.startswith(prefix) and grad is not None and bool(
+                grad.abs().sum() > 0)
+        ]
+
+    def test_box_adversarial_gradient_only_through_coordinates(self):
+        grads = self._adversarial_grads('box')
         # the regressor gets gradient through the box coordinates ...
-        self.assertGreater(bbox_head.fc_reg.weight.grad.abs().sum().item(), 0)
-        # ... the classifier does not (scores do not move boxes), and the
-        # pooled features are detached: no gradient to the mask head either
-        cls_grad = bbox_head.fc_cls.weight.grad
-        self.assertTrue(cls_grad is None or cls_grad.abs().sum() == 0)
-        self.assertIsNone(model.roi_head.mask_head.conv_logits.weight.grad)
+        self.assertTrue(self._reached(grads, 'roi_head.bbox_head.fc_reg.'))
+        # ... the classifier does not (scores do not move boxes), nor does
+        # the mask head
+        self.assertEqual(
+            self._reached(grads, 'roi_head.bbox_head.fc_cls.'), [])
+        self.assertEqual(self._reached(grads, 'roi_head.mask_head.'), [])
+        # and with the coordinates cut, nothing of the generator is
+        # reached: the pooled FPN features are detached
+        detached = self._adversarial_grads('box', detach_pred=True)
+        self.assertEqual(self._reached(detached), [])
 
     def test_mask_adversarial_gradient_reaches_mask_head(self):
-        model, _ = build_gan()
-        inputs, samples = preprocessed(model)
-        _, adv_inputs = model.forward_generator(inputs, samples)
-        loss = model.generator_adversarial_losses({'mask': adv_inputs['mask']
-                                                   })['loss_adv_g_mask']
-        loss.backward()
-        grad = model.roi_head.mask_head.conv_logits.weight.grad
-        self.assertGreater(grad.abs().sum().item(), 0)
-        self.assertIsNone(model.roi_head.bbox_head.fc_reg.weight.grad)
+        grads = self._adversarial_grads('mask')
+        self.assertTrue(
+            self._reached(grads, 'roi_head.mask_head.conv_logits.'))
+        # The soft mask is the mask head's output, whose input is pooled
+        # from the (attached) FPN: the backbone and FPN are reached
+        # through the mask head. The RPN and the box head are not on the
+        # path (the mask RoIs are the sampled proposals).
+        self.assertTrue(self._reached(grads, 'neck.'))
+        self.assertEqual(self._reached(grads, 'rpn_head.'), [])
+        self.assertEqual(self._reached(grads, 'roi_head.bbox_head.'), [])
+        # with the mask logits cut, nothing of the generator is reached:
+        # the RoI features multiplied with the masks are detached
+        detached = self._adversarial_grads('mask', detach_pred=True)
+        self.assertEqual(self._reached(detached), [])
 
     def test_no_ground_truth_gives_zero_adversarial_losses(self):
         model, cfg = build_gan()

@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
@@ -41,6 +42,20 @@ def test_architecture():
         assert isinstance(m.norm, nn.BatchNorm2d)
 
 
+# in_channels 8, base_channels 4: the input, then every layer's map (the
+# hidden convs halve the size, the last one reduces it to 1x1), by hand
+FEATURE_DIMS = {
+    # 8x28x28 + 4x14x14 + 8x7x7 + 16x3x3 + 32x1x1 + 1
+    (28, 5): 7625,
+    # 8x56x56 + 4x28x28 + 8x14x14 + 16x7x7 + 32x3x3 + 1 (3x3 last kernel)
+    (56, 5): 30865,
+    # 8x14x14 + 4x7x7 + 8x3x3 + 16x1x1 + 1
+    (14, 4): 1853,
+    # 8x7x7 + 4x3x3 + 8x1x1 + 1
+    (7, 3): 437,
+}
+
+
 @pytest.mark.parametrize('roi_size, num_convs', [(28, 5), (56, 5), (14, 4),
                                                  (7, 3)])
 @pytest.mark.parametrize('device', DEVICES)
@@ -57,26 +72,55 @@ def test_output_shapes(roi_size, num_convs, device):
     x = torch.rand(3, 8, roi_size, roi_size, device=device)
     feats = feat_model(x)
     assert feats.shape == (3, feat_model.feature_dim)
-    assert feats.shape[1] == sum(o[0].numel()
-                                 for o in [x] + feat_model.forward_layers(x))
+    assert feats.shape[1] == FEATURE_DIMS[(roi_size, num_convs)]
     assert logit_model(x).shape == (3, 1)
 
 
 def test_weighted_concatenation():
+    """The features against the conv stack run by hand with
+    torch.nn.functional on the module's weights (evaluation mode, with
+    non-trivial running statistics)."""
     torch.manual_seed(0)
-    model = _build(roi_size=16, layer_weights=(1, 1, 2, 2, 2, 4)).eval()
+    weights = (1, 1, 2, 3, 5, 4)
+    model = _build(roi_size=16, layer_weights=weights).eval()
+    # 16 -> 8 -> 4 -> 2 -> 1 by four 4x4 stride-2 convs, then a 1x1 conv;
+    # BN on the three middle layers, LeakyReLU(0.2) on all but the last
+    specs = [(4, 2, 1, True)] * 4 + [(1, 1, 0, False)]
+    channels = [8, 4, 8, 16, 32, 1]
+    norms = {1, 2, 3}
+    with torch.no_grad():
+        for i, layer in enumerate(model.convs):
+            kernel = specs[i][0]
+            assert layer.conv.weight.shape == (channels[i + 1], channels[i],
+                                               kernel, kernel)
+            assert layer.with_norm == (i in norms)
+            if layer.with_norm:
+                layer.norm.running_mean.uniform_(-0.5, 0.5)
+                layer.norm.running_var.uniform_(0.5, 2.0)
+                layer.norm.weight.uniform_(0.5, 1.5)
+                layer.norm.bias.uniform_(-0.5, 0.5)
+            if layer.conv.bias is not None:
+                layer.conv.bias.uniform_(-0.1, 0.1)
     x = torch.rand(2, 8, 16, 16)
+    blocks, h = [x.flatten(1) * weights[0]], x
+    for i, layer in enumerate(model.convs):
+        _, stride, padding, act = specs[i]
+        conv = layer.conv
+        h = F.conv2d(h, conv.weight, conv.bias, stride=stride, padding=padding)
+        if i in norms:
+            bn = layer.norm
+            h = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight,
+                             bn.bias, False, 0., bn.eps)
+        if act:
+            h = F.leaky_relu(h, 0.2)
+        blocks.append(h.flatten(1) * weights[i + 1])
+    expected = torch.cat(blocks, 1).detach()
+    # 8x16x16 + 4x8x8 + 8x4x4 + 16x2x2 + 32x1x1 + 1
+    assert expected.shape == (2, 2048 + 256 + 128 + 64 + 32 + 1)
     feats = model(x)
-    outs = model.forward_layers(x)
-    expected = torch.cat(
-        [x.flatten(1)] +
-        [o.flatten(1) * w for o, w in zip(outs, (1, 1, 2, 2, 2, 4)[1:])], 1)
     torch.testing.assert_close(feats, expected)
-    # the input block comes first, unscaled; the logit last, times 4
-    torch.testing.assert_close(feats[:, :8 * 16 * 16], x.flatten(1))
     model.return_features = False
-    logit = model(x)
-    torch.testing.assert_close(feats[:, -1:], 4 * logit)
+    torch.testing.assert_close(model(x), h.flatten(1))
 
 
 def test_layer_weights_length():
@@ -122,3 +166,38 @@ def test_empty_and_single(train, return_features):
     assert torch.isfinite(out1).all()
     out1.sum().backward()
     assert torch.isfinite(x1.grad).all()
+
+
+def test_reference_last_layer():
+    """DESIGN.md section 3: the last layer keeps doubling the channels and
+    has BatchNorm + LeakyReLU; the weight-4 block is its full output."""
+    model = MODELS.build(
+        dict(type='MaskDiscriminator', last_layer='reference'))
+    last = model.convs[-1]
+    assert last.conv.out_channels == 64 * 2**4 == 1024
+    assert last.with_norm and last.with_activation
+    # 256x28x28 + 64x14x14 + 128x7x7 + 256x3x3 + 512x1x1 + 1024x1x1
+    expected = 256 * 784 + 64 * 196 + 128 * 49 + 256 * 9 + 512 + 1024
+    assert model.feature_dim == expected
+    model.train()
+    x = torch.randn(4, 256, 28, 28)
+    feats = model(x)
+    assert feats.shape == (4, expected)
+    # the last block: 4 x LeakyReLU(BN(conv(previous layer))), by hand
+    with torch.no_grad():
+        prev = model.forward_layers(x)[-2]
+        conv, bn = last.conv, last.norm
+        by_hand = F.leaky_relu(
+            F.batch_norm(
+                F.conv2d(prev, conv.weight, conv.bias),
+                None,
+                None,
+                bn.weight,
+                bn.bias,
+                training=True,
+                eps=bn.eps), 0.2).flatten(1)
+    torch.testing.assert_close(feats[:, -1024:].detach(), 4 * by_hand)
+    with pytest.raises(ValueError, match='needs return_features=True'):
+        _build(last_layer='reference', return_features=False)
+    with pytest.raises(ValueError, match="'logit' or 'reference'"):
+        _build(last_layer='full')

@@ -37,15 +37,33 @@ HINGE_D = (0.5 + 2.0) / 2 + (3.0 + 1.0) / 2
 HINGE_G = -(2.0 + 0.0) / 2
 
 
-@pytest.mark.parametrize('gan_type, is_disc, expected', [
-    ('vanilla', True, VANILLA_D),
-    ('vanilla', False, VANILLA_G),
-    ('lsgan', True, LSGAN_D),
-    ('lsgan', False, LSGAN_G),
-    ('hinge', True, HINGE_D),
-    ('hinge', False, HINGE_G),
+def sigmoid(v):
+    return 1 / (1 + math.exp(-v))
+
+
+# Gradients w.r.t. (real, fake), each averaged over its N = 2 samples:
+# d softplus(-x) / dx = -sigmoid(-x), d softplus(x) / dx = sigmoid(x),
+# d (x - y)^2 / dx = 2 (x - y), d relu(1 - x) / dx = -[x < 1],
+# d relu(1 + x) / dx = [x > -1]; None: the loss ignores the real samples.
+VANILLA_D_GRAD = (
+    [-sigmoid(-0.5) / 2, -sigmoid(1.0) / 2],  # real
+    [sigmoid(2.0) / 2, sigmoid(0.0) / 2])  # fake
+VANILLA_G_GRAD = (None, [-sigmoid(-2.0) / 2, -sigmoid(0.0) / 2])
+LSGAN_D_GRAD = ([2 * (0.5 - 1) / 2, 2 * (-1 - 1) / 2], [2 * 2.0 / 2, 0.0])
+LSGAN_G_GRAD = (None, [2 * (2.0 - 1) / 2, 2 * (0.0 - 1) / 2])
+HINGE_D_GRAD = ([-1 / 2, -1 / 2], [1 / 2, 1 / 2])
+HINGE_G_GRAD = (None, [-1 / 2, -1 / 2])
+
+
+@pytest.mark.parametrize('gan_type, is_disc, expected, expected_grads', [
+    ('vanilla', True, VANILLA_D, VANILLA_D_GRAD),
+    ('vanilla', False, VANILLA_G, VANILLA_G_GRAD),
+    ('lsgan', True, LSGAN_D, LSGAN_D_GRAD),
+    ('lsgan', False, LSGAN_G, LSGAN_G_GRAD),
+    ('hinge', True, HINGE_D, HINGE_D_GRAD),
+    ('hinge', False, HINGE_G, HINGE_G_GRAD),
 ])
-def test_gan_loss_values(gan_type, is_disc, expected):
+def test_gan_loss_values(gan_type, is_disc, expected, expected_grads):
     loss_fn = MODELS.build(dict(type='GANLoss', gan_type=gan_type))
     assert isinstance(loss_fn, GANLoss)
     real, fake = _inputs()
@@ -53,20 +71,52 @@ def test_gan_loss_values(gan_type, is_disc, expected):
     assert loss.dim() == 0
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     loss.backward()
-    assert fake.grad is not None and fake.grad.abs().sum() > 0
-    if is_disc:
-        assert real.grad is not None and real.grad.abs().sum() > 0
-    else:
-        # the generator loss ignores the real samples
+    real_grad, fake_grad = expected_grads
+    torch.testing.assert_close(fake.grad, torch.tensor(fake_grad)[:, None])
+    if real_grad is None:
         assert real.grad is None
+    else:
+        torch.testing.assert_close(real.grad, torch.tensor(real_grad)[:, None])
+
+
+@pytest.mark.parametrize('loss_weight', [1.0, 0.025])
+def test_zero_logits_cost_log_2(loss_weight):
+    """A discriminator that cannot tell (logit 0, probability 1/2): BCE is
+    log 2 per term, the discriminator's two terms 2 log 2."""
+    loss_fn = GANLoss('vanilla', loss_weight=loss_weight)
+    log2 = loss_weight * math.log(2)
+    zeros = torch.zeros(5, 1)
+    loss_g = loss_fn(zeros, zeros, is_disc=False).item()
+    loss_d = loss_fn(zeros, zeros, is_disc=True).item()
+    assert loss_g == pytest.approx(log2, rel=1e-6)
+    assert loss_d == pytest.approx(2 * log2, rel=1e-6)
+    # through a box discriminator whose logit layer is zeroed
+    disc = MODELS.build(
+        dict(
+            type='BoxDiscriminator',
+            in_channels=8,
+            base_channels=4,
+            roi_size=16)).train()
+    last = disc.convs[-1].conv
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    x = torch.rand(3, 8, 16, 16)
+    logits = disc(x)
+    assert (logits == 0).all()
+    loss_d = loss_fn(logits, logits, is_disc=True).item()
+    assert loss_d == pytest.approx(2 * log2, rel=1e-6)
+    assert GANLoss('vanilla').scores(logits, logits) == {
+        'score_real': 0.5,
+        'score_fake': 0.5
+    }
 
 
 def test_gan_loss_generator_ignores_real():
     loss_fn = GANLoss('vanilla')
     _, fake = _inputs()
-    a = loss_fn(torch.zeros(2, 1), fake, is_disc=False)
-    b = loss_fn(torch.full((2, 1), 9.0), fake, is_disc=False)
-    assert a.item() == b.item()
+    for real in (torch.zeros(2, 1), torch.full((2, 1), 9.0)):
+        loss = loss_fn(real, fake, is_disc=False)
+        assert loss.item() == pytest.approx(VANILLA_G, rel=1e-6)
 
 
 def test_gan_loss_custom_labels():

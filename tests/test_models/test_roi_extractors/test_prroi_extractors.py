@@ -3,7 +3,6 @@
 import pytest
 import torch
 from mmcv import ops as mmcv_ops
-from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs, demo_mm_proposals
 from mmdet.utils import register_all_modules
@@ -35,6 +34,63 @@ def make_rois(num=12, batch=2, seed=1):
     xy = torch.rand(num, 2, generator=gen) * (IMG - wh)
     batch_idx = (torch.arange(num) % batch).float()[:, None]
     return torch.cat([batch_idx, xy, xy + wh], dim=1)
+
+
+def linear_feats(channels=8, batch=2):
+    """Level ``l`` holds ``f = 100 l + 50 b + c + x / 2 + y / 4`` (``b``
+    image, ``c`` channel, ``x, y`` feature coordinates): a bilinear (or
+    bilinearly sampled) linear map, so a bin's mean is ``f`` at the bin's
+    centre, and the hundreds say which level a value was pooled from."""
+    feats = []
+    for lvl, s in enumerate(STRIDES):
+        b, c, y, x = torch.meshgrid(
+            *(torch.arange(n, dtype=torch.float32)
+              for n in (batch, channels, IMG // s, IMG // s)),
+            indexing='ij')
+        feats.append(100 * lvl + 50 * b + c + x / 2 + y / 4)
+    return tuple(feats)
+
+
+def linear_pooled(rois, levels, output_size=(7, 7), channels=8, shift=0.):
+    """Closed-form pooled ``linear_feats`` in float64: ``f`` at each bin's
+    centre, in the coordinates of the level picked for each RoI
+    (``image / stride - shift``; RoIAlign with ``aligned=True`` shifts by
+    half a pixel)."""
+    ph, pw = output_size
+    out = torch.empty(len(levels), channels, ph, pw, dtype=torch.float64)
+    centres = torch.arange(max(ph, pw), dtype=torch.float64) + 0.5
+    chan = torch.arange(channels, dtype=torch.float64)[:, None, None]
+    for k, (roi, lvl) in enumerate(zip(rois.tolist(), levels)):
+        img = roi[0]
+        x1, y1, x2, y2 = (v / STRIDES[lvl] - shift for v in roi[1:])
+        xc = x1 + centres[:pw] * (x2 - x1) / pw
+        yc = y1 + centres[:ph] * (y2 - y1) / ph
+        out[k] = 100 * lvl + 50 * img + chan + xc / 2 + yc[:, None] / 4
+    return out
+
+
+# (image, x1, y1, w, h) and the level of MMDetection's rule
+# floor(log2(sqrt(w h) / 56 + 1e-6)) clamped to [0, 3], by hand:
+HAND_BOXES = [
+    ((0, 10, 20, 40, 40), 0),  # log2(40 / 56) < 0: clamped to 0
+    ((1, 100, 50, 111, 111), 0),  # 111 / 56 = 1.98 < 2
+    ((0, 30, 300, 112, 112), 1),  # 112 / 56 = 2: the boundary
+    ((1, 200, 10, 64, 256), 1),  # sqrt(64 * 256) = 128
+    ((0, 250, 250, 200, 200), 1),  # 200 / 56 = 3.6
+    ((1, 20, 40, 224, 224), 2),  # 224 / 56 = 4: the boundary
+    ((0, 100, 120, 300, 300), 2),  # 300 / 56 = 5.4
+    ((1, 16, 16, 448, 448), 3),  # 448 / 56 = 8: the boundary
+    ((0, 17, 17, 462, 462), 3),  # 462 / 56 = 8.25
+]
+
+
+def hand_rois():
+    """The RoIs of ``HAND_BOXES`` (each inside the map of its level, and
+    inside it by half a pixel for RoIAlign) and their levels."""
+    rois = torch.tensor([[b, x, y, x + w, y + h]
+                         for (b, x, y, w, h), _ in HAND_BOXES],
+                        dtype=torch.float32)
+    return rois, [lvl for _, lvl in HAND_BOXES]
 
 
 def extractor_cfg(type_, output_size=7, **kwargs):
@@ -76,9 +132,16 @@ def test_falls_back_to_mmcv_ops():
     cfg['roi_layer'] = dict(type='RoIAlign', output_size=7, sampling_ratio=2)
     ours = MODELS.build(cfg)
     assert type(ours.roi_layers[0]) is mmcv_ops.RoIAlign
-    stock = SingleRoIExtractor(**{k: v for k, v in cfg.items() if k != 'type'})
-    feats, rois = make_feats(), make_rois()
-    torch.testing.assert_close(ours(feats, rois), stock(feats, rois))
+    assert ours.roi_layers[0].aligned
+    # RoIAlign (aligned: half a pixel shift) averages 2 x 2 samples placed
+    # symmetrically in each bin: on a linear map, f at the bin centre
+    rois, levels = hand_rois()
+    out = ours(linear_feats(), rois)
+    torch.testing.assert_close(
+        out.double(),
+        linear_pooled(rois, levels, shift=0.5),
+        rtol=1e-5,
+        atol=1e-4)
     with pytest.raises(KeyError, match='NoSuchRoILayer'):
         cfg['roi_layer'] = dict(type='NoSuchRoILayer', output_size=7)
         MODELS.build(cfg)
@@ -86,14 +149,12 @@ def test_falls_back_to_mmcv_ops():
 
 def test_single_extractor_maps_each_roi_to_its_level():
     extractor = MODELS.build(extractor_cfg('RegistrySingleRoIExtractor'))
-    feats, rois = make_feats(), make_rois()
-    out = extractor(feats, rois)
-    assert out.shape == (12, 8, 7, 7)
-    levels = extractor.map_roi_levels(rois, len(feats))
-    assert levels.unique().tolist() == [0, 1, 2, 3]  # covers every level
-    for k, lvl in enumerate(levels.tolist()):
-        expected = prroi_pool(feats[lvl], rois[k:k + 1], 7, 1 / STRIDES[lvl])
-        torch.testing.assert_close(out[k:k + 1], expected)
+    rois, levels = hand_rois()
+    assert sorted(set(levels)) == [0, 1, 2, 3]  # covers every level
+    out = extractor(linear_feats(), rois)
+    assert out.shape == (len(levels), 8, 7, 7)
+    torch.testing.assert_close(
+        out.double(), linear_pooled(rois, levels), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -141,12 +202,19 @@ def test_levels_option():
                 extractor_cfg('MultiLevelMaxRoIExtractor', levels=bad))
 
 
-def test_roi_scale_factor():
-    extractor = MODELS.build(extractor_cfg('MultiLevelMaxRoIExtractor'))
-    feats, rois = make_feats(), make_rois()
+# RegistrySingleRoIExtractor maps the unscaled box to a level, as mmdet
+# does (scale sqrt(100 * 60) = 77: level 0; the scaled box, 116, would map
+# to level 1); on linear_feats the max over the levels is level 3 (+300).
+@pytest.mark.parametrize('type_, level', [('RegistrySingleRoIExtractor', 0),
+                                          ('MultiLevelMaxRoIExtractor', 3)])
+def test_roi_scale_factor(type_, level):
+    extractor = MODELS.build(extractor_cfg(type_))
+    rois = torch.tensor([[1., 100., 100., 200., 160.]])
+    # scaled by 1.5 about its centre (150, 130): 150 x 90, by hand
+    scaled = torch.tensor([[1., 75., 85., 225., 175.]])
+    out = extractor(linear_feats(), rois, roi_scale_factor=1.5)
     torch.testing.assert_close(
-        extractor(feats, rois, roi_scale_factor=1.5),
-        extractor(feats, extractor.roi_rescale(rois, 1.5)))
+        out.double(), linear_pooled(scaled, [level]), rtol=1e-5, atol=1e-4)
 
 
 def test_empty_rois():
