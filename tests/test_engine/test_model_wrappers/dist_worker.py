@@ -54,7 +54,10 @@ class ReductionRecorder:
         local = flat(
             torch.zeros_like(p) if p.grad is None else p.grad for p in params)
         self.reduce(params)
-        reduced = flat(p.grad for p in params)
+        # a parameter no rank used keeps grad None (as in one process)
+        reduced = flat(
+            torch.zeros_like(p) if p.grad is None else p.grad for p in params)
+        left_none = [n for n, p in zip(names, params) if p.grad is None]
         gathered = [torch.empty_like(local) for _ in range(2)]
         dist.all_gather(gathered, local)
         assert torch.equal(gathered[dist.get_rank()], local)
@@ -73,7 +76,8 @@ class ReductionRecorder:
                 # gradient would differ from the mean by about this much)
                 max_rank_diff=(gathered[0] - gathered[1]).abs().max().item(),
                 # non-zero entries of each rank's own gradient
-                nonzero=[int((g != 0).sum()) for g in gathered]))
+                nonzero=[int((g != 0).sum()) for g in gathered],
+                left_none=left_none))
 
 
 def main(config: str, out_dir: str, num_steps: int) -> None:
@@ -85,9 +89,29 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
     cfg = Config.fromfile(config)
     model = MODELS.build(cfg.model)
     model.init_weights()
+    # a generator parameter that no rank ever uses: it must keep grad None
+    # and its value (AdamW's weight decay would move it on a zero grad)
+    model.roi_head.register_parameter('unused_param',
+                                      torch.nn.Parameter(torch.ones(3)))
+    broadcasts = []
+    real_broadcast = dist.broadcast
+
+    def counting_broadcast(tensor, *args, **kwargs):
+        broadcasts.append(tensor.dtype)
+        return real_broadcast(tensor, *args, **kwargs)
+
+    dist.broadcast = counting_broadcast
     wrapped = MODEL_WRAPPERS.build(
         dict(cfg.model_wrapper_cfg, device_ids=None),
         default_args=dict(module=model))
+    dtypes = {
+        t.dtype
+        for t in list(model.parameters()) + list(model.buffers())
+    }
+    # one collective per dtype, not one per tensor; no DDP reducer
+    assert sorted(map(str, broadcasts)) == sorted(map(str, dtypes)), broadcasts
+    assert not hasattr(wrapped, 'reducer')
+    broadcasts.clear()
     optim_wrapper = build_optim_wrapper(wrapped, cfg.optim_wrapper)
     recorder = ReductionRecorder(model, gan_mask_rcnn.all_reduce_grads)
     gan_mask_rcnn.all_reduce_grads = recorder
@@ -103,6 +127,12 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
             with_mask=True)
         recorder.step = step
         wrapped.train_step(data, optim_wrapper)
+        # the buffers' sync before the step: one collective per dtype
+        buffer_dtypes = {b.dtype for b in model.buffers()}
+        assert len(broadcasts) == len(buffer_dtypes), broadcasts
+        broadcasts.clear()
+    unused = model.roi_head.unused_param
+    assert unused.grad is None and torch.equal(unused.detach(), torch.ones(3))
     torch.save(params_of(model), os.path.join(out_dir, f'rank{rank}.pth'))
     with open(os.path.join(out_dir, f'grads{rank}.json'), 'w') as f:
         json.dump(dict(no_gt=list(NO_GT), records=recorder.records), f)

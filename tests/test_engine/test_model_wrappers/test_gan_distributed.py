@@ -93,6 +93,13 @@ def check_averaged_gradients(out_dir):
     assert len(disc) == 1
     assert disc[0]['nonzero'][rank] == 0
     assert disc[0]['nonzero'][1 - rank] > 0
+    # the parameter no rank used was left without a gradient in every
+    # generator reduction (not given zeros that the optimizer would apply)
+    for rec in records[0]:
+        expected = ['roi_head.unused_param'] if rec['player'] == \
+            'generator' else []
+        assert [n for n in rec['left_none']
+                if n == 'roi_head.unused_param'] == expected, rec['left_none']
 
 
 def test_dist_train_sh_trains_the_gan_demo_config(tiny_demo_data, tmp_path):
