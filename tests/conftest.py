@@ -10,6 +10,8 @@ CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
 
 register_all_modules(init_default_scope=True)
 
+CUDA_SKIP_REASON = 'cuda: needs a GPU and the CUDA build of mmdet_gan._ext'
+
 
 def cuda_available() -> bool:
     """A GPU and a CUDA build of ``mmdet_gan._ext``: what the ``cuda``
@@ -27,18 +29,17 @@ def pytest_collection_modifyitems(config, items):
     on a GPU machine runs exactly them."""
     if cuda_available():
         return
-    skip = pytest.mark.skip(
-        reason='cuda: needs a GPU and the CUDA build of mmdet_gan._ext')
+    skip = pytest.mark.skip(reason=CUDA_SKIP_REASON)
     for item in items:
         if item.get_closest_marker('cuda') is not None:
             item.add_marker(skip)
-            config._num_cuda_skipped = getattr(config, '_num_cuda_skipped',
-                                               0) + 1
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Say how many CUDA-only tests this run skipped."""
-    skipped = getattr(config, '_num_cuda_skipped', 0)
+    skipped = sum(
+        CUDA_SKIP_REASON in str(getattr(report, 'longrepr', ''))
+        for report in terminalreporter.stats.get('skipped', []))
     if skipped:
         terminalreporter.write_line(
             f'{skipped} CUDA-only tests skipped (marker `cuda`: no GPU or no '
