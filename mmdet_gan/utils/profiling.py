@@ -25,6 +25,8 @@ Nesting in a ``generator_first`` step (one shared discriminator forward)::
 """
 from torch.profiler import record_function
 
+from .players import DISCRIMINATOR, GENERATOR
+
 #: Prefix of every range name of this project.
 RANGE_PREFIX = 'mmdet_gan::'
 
@@ -59,8 +61,8 @@ D_STEP = RANGE_PREFIX + 'd_step'
 G_UPDATE = RANGE_PREFIX + 'g_update'
 
 #: Backward and step range of each player of ``GANMaskRCNN``.
-BACKWARD_RANGES = dict(generator=G_BACKWARD, discriminator=D_BACKWARD)
-STEP_RANGES = dict(generator=G_STEP, discriminator=D_STEP)
+BACKWARD_RANGES = {GENERATOR: G_BACKWARD, DISCRIMINATOR: D_BACKWARD}
+STEP_RANGES = {GENERATOR: G_STEP, DISCRIMINATOR: D_STEP}
 
 #: Every range name above.
 RANGE_NAMES = (TRAIN_STEP, FORWARD, ADV_BOX_INPUTS, POOL_BOX, ADV_MASK_INPUTS,

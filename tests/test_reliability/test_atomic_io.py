@@ -4,7 +4,6 @@ file and ``os.replace``, so a failure or a kill in the middle of a save
 never leaves a partial file under the final name; importing the package
 changes no other I/O. (A real SIGKILL during a training run's save is in
 test_exact_resume.py.)"""
-import errno
 import os
 import os.path as osp
 
@@ -21,28 +20,7 @@ from mmdet_gan.utils.atomic_io import (AtomicLocalBackend, atomic_write_bytes,
                                        is_stale_tmp_file,
                                        register_atomic_local_backend,
                                        remove_stale_tmp_files)
-
-
-class FailingFile:
-    """A file whose ``write`` stores the first half of the data, then fails
-    like a full disk."""
-
-    def __init__(self, f):
-        self._f = f
-
-    def write(self, data):
-        self._f.write(data[:len(data) // 2])
-        self._f.flush()
-        raise OSError(errno.ENOSPC, 'No space left on device')
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._f.__exit__(*exc)
+from .utils import FailingFile
 
 
 def checkpoint(value):

@@ -1,5 +1,7 @@
 """Shared pieces of the reliability tests: a small GAN config on the tiny
-demo data, and running tools/train.py in a subprocess."""
+demo data, running tools/train.py in a subprocess, and a file that fails
+halfway through a write."""
+import errno
 import os
 import os.path as osp
 import subprocess
@@ -13,6 +15,28 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
                    'gan_mask_rcnn_r18_fpn_demo.py')
 TRAIN_TOOL = osp.join(REPO_ROOT, 'tools', 'train.py')
+
+
+class FailingFile:
+    """A file whose ``write`` stores the first half of the data, then fails
+    like a full disk."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def write(self, data):
+        self._f.write(data[:len(data) // 2])
+        self._f.flush()
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._f.__exit__(*exc)
 
 
 def write_small_gan_config(path: str,

@@ -1,4 +1,3 @@
-import errno
 import logging
 import os
 import os.path as osp
@@ -12,6 +11,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 
 from mmdet_gan.utils import atomic_io
+from ..test_reliability.utils import FailingFile
 from .tool_loader import REPO_ROOT, load_tool
 
 gan2mmdet = load_tool('model_converters/gan2mmdet.py')
@@ -97,28 +97,6 @@ class Unpicklable:
         raise RuntimeError('cannot pickle this')
 
 
-class HalfWrittenFile:
-    """A file whose ``write`` stores half of the data, then fails like a
-    full disk."""
-
-    def __init__(self, f):
-        self._f = f
-
-    def write(self, data):
-        self._f.write(data[:len(data) // 2])
-        self._f.flush()
-        raise OSError(errno.ENOSPC, 'No space left on device')
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._f.__exit__(*exc)
-
-
 @pytest.mark.parametrize('fault', ['serialisation', 'disk_full'])
 def test_failure_mid_write_keeps_the_previous_output(tmp_path, monkeypatch,
                                                      fault):
@@ -143,9 +121,8 @@ def test_failure_mid_write_keeps_the_previous_output(tmp_path, monkeypatch,
         error, match = RuntimeError, 'cannot pickle this'
     else:
         real_fdopen = os.fdopen
-        monkeypatch.setattr(
-            atomic_io.os, 'fdopen',
-            lambda *a, **k: HalfWrittenFile(real_fdopen(*a, **k)))
+        monkeypatch.setattr(atomic_io.os, 'fdopen',
+                            lambda *a, **k: FailingFile(real_fdopen(*a, **k)))
         error, match = OSError, 'No space left on device'
     with pytest.raises(error, match=match):
         gan2mmdet.main([str(src), str(dst)])

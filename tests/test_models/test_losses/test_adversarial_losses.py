@@ -15,6 +15,16 @@ REAL = [[0.5], [-1.0]]
 FAKE = [[2.0], [0.0]]
 
 
+def small_box_discriminator():
+    """A BoxDiscriminator on (N, 8, 16, 16) inputs, in training mode."""
+    return MODELS.build(
+        dict(
+            type='BoxDiscriminator',
+            in_channels=8,
+            base_channels=4,
+            roi_size=16)).train()
+
+
 def softplus(v):
     return math.log(1 + math.exp(v))
 
@@ -91,12 +101,7 @@ def test_zero_logits_cost_log_2(loss_weight):
     assert loss_g == pytest.approx(log2, rel=1e-6)
     assert loss_d == pytest.approx(2 * log2, rel=1e-6)
     # through a box discriminator whose logit layer is zeroed
-    disc = MODELS.build(
-        dict(
-            type='BoxDiscriminator',
-            in_channels=8,
-            base_channels=4,
-            roi_size=16)).train()
+    disc = small_box_discriminator()
     last = disc.convs[-1].conv
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
@@ -232,12 +237,7 @@ def test_no_positives(loss_cfg, is_disc, dim):
 def test_no_positives_through_discriminator():
     """An empty batch through a discriminator and a loss still gives a
     graph reaching the discriminator's parameters."""
-    disc = MODELS.build(
-        dict(
-            type='BoxDiscriminator',
-            in_channels=8,
-            base_channels=4,
-            roi_size=16)).train()
+    disc = small_box_discriminator()
     loss_fn = GANLoss()
     x = torch.zeros(0, 8, 16, 16)
     loss = loss_fn(disc(x), disc(x), is_disc=True)
