@@ -16,11 +16,11 @@ CPU_CLOCK, WALL_CLOCK = 'process CPU time', 'wall time'
 #: without their prefix).
 PIECES = (
     ('forward', 'forward (GAN: forward_generator; baseline: loss)'),
-    ('adv_box_inputs', '  box D inputs (box_adversarial_inputs)'),
+    ('adv_box_inputs', '  box D inputs (add_box_samples)'),
     ('pool_box', '    prRoIPool of real+fake boxes'),
-    ('adv_mask_inputs', '  mask D inputs (mask_adversarial_inputs)'),
+    ('adv_mask_inputs', '  mask D inputs (add_mask_samples)'),
     ('pool_mask', '    prRoIPool of the positives for masks'),
-    ('mask_targets', '    mask targets of the mask D (mask_head.get_targets)'),
+    ('mask_targets', '  mask targets (mask loss and mask D, computed once)'),
     ('d_forward', 'D forward (discriminate; generator_first: one pass for '
      'both players)'),
     ('g_update', 'G backward + clip + step (baseline: update_params)'),

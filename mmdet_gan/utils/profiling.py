@@ -1,8 +1,8 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
 """Names of the ``torch.profiler`` ranges a GAN training step emits.
 
-:class:`~mmdet_gan.models.GANMaskRCNN` and
-:class:`~mmdet_gan.models.AdversarialRoIHead` wrap the pieces of their
+:class:`~mmdet_gan.models.AdversarialGame` and the adversarial RoI heads
+(:class:`~mmdet_gan.models.AdversarialHeadMixin`) wrap the pieces of their
 training step in :func:`profile_range` (``torch.profiler.record_function``):
 without a running profiler a range costs about a microsecond and changes
 nothing; under ``torch.profiler.profile`` each one is an event named as
@@ -14,10 +14,11 @@ Nesting in a ``generator_first`` step (one shared discriminator forward)::
 
     train_step
       forward                        forward_generator (Mask R-CNN's loss)
-        adv_box_inputs               box_adversarial_inputs
+        mask_targets                 mask_head.get_targets (once: the stock
+                                     mask loss's, recorded for the mask D)
+        adv_box_inputs               add_box_samples
           pool_box                   prRoIPool of the real and fake boxes
-        adv_mask_inputs              mask_adversarial_inputs
-          mask_targets               mask_head.get_targets
+        adv_mask_inputs              add_mask_samples
           pool_mask                  prRoIPool of the mask positives
       d_forward                      discriminate (every call)
       d_backward, g_backward         each player's backward
@@ -30,22 +31,23 @@ from .players import DISCRIMINATOR, GENERATOR
 #: Prefix of every range name of this project.
 RANGE_PREFIX = 'mmdet_gan::'
 
-#: ``GANMaskRCNN.train_step``: the whole iteration.
+#: ``AdversarialGame.train_step``: the whole iteration.
 TRAIN_STEP = RANGE_PREFIX + 'train_step'
-#: ``GANMaskRCNN.forward_generator``: Mask R-CNN's training forward with the
+#: ``GANDetectorMixin.forward_generator``: the detector's training forward with the
 #: discriminators' inputs.
 FORWARD = RANGE_PREFIX + 'forward'
-#: ``AdversarialRoIHead.box_adversarial_inputs``.
+#: ``AdversarialHeadMixin.add_box_samples``.
 ADV_BOX_INPUTS = RANGE_PREFIX + 'adv_box_inputs'
 #: Pooling of the real and fake boxes for the box discriminator.
 POOL_BOX = RANGE_PREFIX + 'pool_box'
-#: ``AdversarialRoIHead.mask_adversarial_inputs``.
+#: ``AdversarialHeadMixin.add_mask_samples``.
 ADV_MASK_INPUTS = RANGE_PREFIX + 'adv_mask_inputs'
 #: Pooling of the positives' features for the mask discriminator.
 POOL_MASK = RANGE_PREFIX + 'pool_mask'
-#: The mask targets of the mask discriminator's real samples.
+#: The mask targets (the mask loss's and the mask discriminator's real
+#: samples, computed once).
 MASK_TARGETS = RANGE_PREFIX + 'mask_targets'
-#: ``GANMaskRCNN.discriminate``: the discriminators' forward.
+#: ``AdversarialGame.discriminate``: the discriminators' forward.
 D_FORWARD = RANGE_PREFIX + 'd_forward'
 #: The generator's backward (through the discriminators and the prRoIPool
 #: coordinates).
@@ -60,7 +62,7 @@ D_STEP = RANGE_PREFIX + 'd_step'
 #: detector's ``optim_wrapper.update_params``, ranged by the benchmark).
 G_UPDATE = RANGE_PREFIX + 'g_update'
 
-#: Backward and step range of each player of ``GANMaskRCNN``.
+#: Backward and step range of each player of the game.
 BACKWARD_RANGES = {GENERATOR: G_BACKWARD, DISCRIMINATOR: D_BACKWARD}
 STEP_RANGES = {GENERATOR: G_STEP, DISCRIMINATOR: D_STEP}
 

@@ -29,6 +29,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 
 from mmdet_gan.models.discriminators import BoxDiscriminator, MaskDiscriminator
 from mmdet_gan.models.losses import GANLoss, MultiScaleL1Loss
+from mmdet_gan.models.roi_heads import adversarial_roi_head_mixin
 from mmdet_gan.ops import MultiLevelMaxPrRoIPoolFunction, PrRoIPoolFunction
 
 CONFIG_DIR = osp.join(
@@ -229,33 +230,32 @@ def test_train_step_cuda_float16(amp_players):
 def test_box_adversarial_gradient_reaches_regressor_under_autocast():
     model = build_gan_mask_rcnn()
     data = model.data_preprocessor(demo_batch(), True)
-    roi_head = model.roi_head
-    decode = roi_head.decode_positive_boxes
+    decode = adversarial_roi_head_mixin.decode_positive_boxes
     decoded = []
 
-    def decode_spy(sampling_results, bbox_pred):
-        out = decode(sampling_results, bbox_pred)
+    def decode_spy(bbox_head, sampling_results, bbox_pred, img_shapes):
+        out = decode(bbox_head, sampling_results, bbox_pred, img_shapes)
         # decoding the float32 copy of the deltas gives the same boxes
-        ref = decode(sampling_results, bbox_pred.detach().float())
+        ref = decode(bbox_head, sampling_results,
+                     bbox_pred.detach().float(), img_shapes)
         decoded.append((bbox_pred.dtype, out[1], ref[1]))
         return out
 
     with mmcv_cpu_kernels_in_float32(), torch.autocast(
-            'cpu',
-            dtype=torch.bfloat16), mock.patch.object(roi_head,
-                                                     'decode_positive_boxes',
-                                                     decode_spy):
-        _, adv_inputs = model.forward_generator(data['inputs'],
-                                                data['data_samples'])
-        loss = model.generator_adversarial_losses({'box': adv_inputs['box']
-                                                   })['loss_adv_g_box']
+            'cpu', dtype=torch.bfloat16), mock.patch.object(
+                adversarial_roi_head_mixin, 'decode_positive_boxes',
+                decode_spy):
+        _, adv_samples = model.forward_generator(data['inputs'],
+                                                 data['data_samples'])
+        loss = model.generator_adversarial_losses(
+            adv_samples.only('box'))['loss_adv_g_box']
     (pred_dtype, pred_boxes, ref_boxes), = decoded
     assert pred_dtype == torch.bfloat16
     assert pred_boxes.dtype == torch.float32 and pred_boxes.requires_grad
     torch.testing.assert_close(pred_boxes, ref_boxes, rtol=0, atol=0)
     for branch in ('box', 'mask'):
         for side in ('real', 'fake'):
-            assert adv_inputs[branch][side].dtype == torch.float32
+            assert getattr(adv_samples[branch][0], side).dtype == torch.float32
     assert loss.dtype == torch.float32
     loss.backward()
     # the box coordinates' gradient goes through the float32 decode

@@ -5,7 +5,7 @@ from mmengine.hooks import Hook
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.optim import OptimWrapper
 
-from mmdet_gan.models.detectors import GANMaskRCNN
+from mmdet_gan.models.detectors import GANDetectorMixin
 
 
 @HOOKS.register_module()
@@ -41,7 +41,7 @@ class GANTrainCheckHook(Hook):
         wrapper = None
         if is_model_wrapper(model):
             wrapper, model = model, model.module
-        if not isinstance(model, GANMaskRCNN):
+        if not isinstance(model, GANDetectorMixin):
             return
         try:
             # the check (and the message) train_step itself applies

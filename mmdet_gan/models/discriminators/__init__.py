@@ -1,4 +1,5 @@
+from .base_discriminator import ConvDiscriminator
 from .box_discriminator import BoxDiscriminator
 from .mask_discriminator import MaskDiscriminator
 
-__all__ = ['BoxDiscriminator', 'MaskDiscriminator']
+__all__ = ['ConvDiscriminator', 'BoxDiscriminator', 'MaskDiscriminator']

@@ -4,22 +4,22 @@ import functools
 from typing import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 
-from .box_discriminator import DCGAN_INIT_CFG, BoxDiscriminator
+from .base_discriminator import DCGAN_INIT_CFG, ConvDiscriminator
 
 
 @MODELS.register_module()
-class MaskDiscriminator(BoxDiscriminator):
+class MaskDiscriminator(ConvDiscriminator):
     """Mask discriminator of GAN Mask R-CNN.
 
     Its input is a mask (ground truth for real samples, the mask head's
     sigmoid output for fake ones) multiplied element-wise with the RoI
-    features of the same box. The conv stack is the one of
-    :class:`BoxDiscriminator`: ``num_convs - 1`` 4x4 stride-2 convs
+    features of the same box. The conv stack is a
+    :class:`ConvDiscriminator`, as the box discriminator's: ``num_convs -
+    1`` 4x4 stride-2 convs
     doubling channels from ``base_channels``, then one conv reducing the
     map to 1x1 with one output channel; BatchNorm on layers
     ``2 .. num_convs - 1`` (1-based); the activation (LeakyReLU(0.2) by
@@ -85,6 +85,24 @@ class MaskDiscriminator(BoxDiscriminator):
                  with_spectral_norm: bool = False,
                  last_layer: str = 'logit',
                  init_cfg: OptMultiConfig = DCGAN_INIT_CFG) -> None:
+        if last_layer not in ('logit', 'reference'):
+            raise ValueError(
+                f"{self.__class__.__name__}: last_layer must be 'logit' or "
+                f"'reference', got {last_layer!r}.")
+        if last_layer == 'reference' and not return_features:
+            raise ValueError(
+                f"{self.__class__.__name__}: last_layer='reference' has "
+                'no logit to return: it needs return_features=True '
+                '(the multi-scale L1 loss)')
+        layer_weights = tuple(float(w) for w in layer_weights)
+        if len(layer_weights) != num_convs + 1:
+            raise ValueError(
+                f'{self.__class__.__name__}: layer_weights needs '
+                f'num_convs + 1 = {num_convs + 1} values (the input, then '
+                f'each layer), got {len(layer_weights)}.')
+        reference = last_layer == 'reference'
+        # the reference head: the channels keep doubling (1024 for the
+        # defaults), with the norm and activation of the hidden layers
         super().__init__(
             in_channels=in_channels,
             roi_size=roi_size,
@@ -93,46 +111,13 @@ class MaskDiscriminator(BoxDiscriminator):
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
             with_spectral_norm=with_spectral_norm,
+            last_channels=base_channels *
+            2**(num_convs - 1) if reference else 1,
+            last_layer_norm_act=reference,
             init_cfg=init_cfg)
-        layer_weights = tuple(float(w) for w in layer_weights)
-        if len(layer_weights) != num_convs + 1:
-            raise ValueError(
-                f'{self.__class__.__name__}: layer_weights needs '
-                f'num_convs + 1 = {num_convs + 1} values (the input, then '
-                f'each layer), got {len(layer_weights)}.')
         self.layer_weights = layer_weights
         self.return_features = return_features
-        if last_layer not in ('logit', 'reference'):
-            raise ValueError(
-                f"{self.__class__.__name__}: last_layer must be 'logit' or "
-                f"'reference', got {last_layer!r}.")
         self.last_layer = last_layer
-        if last_layer == 'reference':
-            if not return_features:
-                raise ValueError(
-                    f"{self.__class__.__name__}: last_layer='reference' has "
-                    'no logit to return: it needs return_features=True '
-                    '(the multi-scale L1 loss)')
-            self.convs[-1] = self._reference_last_conv(norm_cfg, act_cfg,
-                                                       with_spectral_norm)
-
-    def _reference_last_conv(self, norm_cfg: OptConfigType,
-                             act_cfg: OptConfigType,
-                             with_spectral_norm: bool) -> ConvModule:
-        """The reference implementation's last layer: the channels keep
-        doubling (``base_channels * 2 ** (num_convs - 1)``, 1024 for the
-        defaults) and it has BatchNorm and the activation, like the hidden
-        layers."""
-        last = self.convs[-1].conv
-        return ConvModule(
-            last.in_channels,
-            self.base_channels * 2**(self.num_convs - 1),
-            last.kernel_size,
-            stride=last.stride,
-            padding=last.padding,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
-            with_spectral_norm=with_spectral_norm)
 
     @property
     def feature_dim(self) -> int:

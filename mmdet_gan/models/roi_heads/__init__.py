@@ -1,3 +1,18 @@
-from .adversarial_roi_head import ADV_INPUTS_PREFIX, AdversarialRoIHead
+from .adversarial_roi_head import (AdversarialCascadeRoIHead,
+                                   AdversarialHybridTaskCascadeRoIHead,
+                                   AdversarialMaskScoringRoIHead,
+                                   AdversarialPointRendRoIHead,
+                                   AdversarialRoIHead)
+from .adversarial_roi_head_mixin import (AdversarialCascadeRoIHeadMixin,
+                                         AdversarialHeadMixin,
+                                         AdversarialRoIHeadMixin)
+from .adversarial_samples import (AdversarialPair, AdversarialSamples,
+                                  resize_masks)
 
-__all__ = ['ADV_INPUTS_PREFIX', 'AdversarialRoIHead']
+__all__ = [
+    'AdversarialRoIHead', 'AdversarialMaskScoringRoIHead',
+    'AdversarialPointRendRoIHead', 'AdversarialCascadeRoIHead',
+    'AdversarialHybridTaskCascadeRoIHead', 'AdversarialHeadMixin',
+    'AdversarialRoIHeadMixin', 'AdversarialCascadeRoIHeadMixin',
+    'AdversarialPair', 'AdversarialSamples', 'resize_masks'
+]

@@ -13,6 +13,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from parameterized import parameterized
 
+from mmdet_gan.models.roi_heads import AdversarialPair, AdversarialSamples
+
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
     'configs')
@@ -149,18 +151,18 @@ class TestGANMaskRCNN(TestCase):
         model, _ = build_gan()
         head = model.roi_head
         if detach_pred:
-            name = f'{branch}_adversarial_inputs'
-            make_inputs = getattr(head, name)
+            name = f'add_{branch}_samples'
+            add_samples = getattr(head, name)
 
-            def detached(x, sampling_results, pred, *args):
-                return make_inputs(x, sampling_results, pred.detach(), *args)
+            def detached(x, sampling_results, pred, *args, **kwargs):
+                return add_samples(x, sampling_results, pred.detach(), *args,
+                                   **kwargs)
 
             setattr(head, name, detached)
         inputs, samples = preprocessed(model)
-        _, adv_inputs = model.forward_generator(inputs, samples)
-        self.assertGreater(adv_inputs[branch]['fake'].size(0), 0)
-        losses = model.generator_adversarial_losses(
-            {branch: adv_inputs[branch]})
+        _, adv_samples = model.forward_generator(inputs, samples)
+        self.assertGreater(adv_samples[branch][0].fake.size(0), 0)
+        losses = model.generator_adversarial_losses(adv_samples.only(branch))
         loss = losses[f'loss_adv_g_{branch}']
         self.assertGreater(loss.abs().item(), 0)
         if loss.requires_grad:
@@ -355,7 +357,7 @@ class TestGANMaskRCNN(TestCase):
         for key in ('adv_box_roi_extractor', 'adv_mask_roi_extractor',
                     'num_adv_samples'):
             stock_head.roi_head.pop(key)
-        with pytest.raises(ValueError, match='AdversarialRoIHead'):
+        with pytest.raises(ValueError, match='adversarial RoI head'):
             MODELS.build(stock_head)
         bad_order = copy.deepcopy(cfg.model)
         bad_order.gan_cfg.order = 'random'
@@ -448,10 +450,11 @@ def test_joint_real_fake_batch_shares_batch_statistics():
     separate.train()
     real = torch.randn(6, 128, 28, 28)
     fake = 2 * real
-    adv_inputs = dict(box=dict(real=real, fake=fake))
+    adv_samples = AdversarialSamples([(28, 28)])
+    adv_samples.add('box', AdversarialPair(real, fake))
     with torch.no_grad():
-        j_real, j_fake = joint.discriminate(adv_inputs)['box']
-        s_real, s_fake = separate.discriminate(adv_inputs)['box']
+        j_real, j_fake, _ = joint.discriminate(adv_samples)['box'][0]
+        s_real, s_fake, _ = separate.discriminate(adv_samples)['box'][0]
         disc = joint.discriminator.box
         both = disc(torch.cat([real, fake]))
     torch.testing.assert_close(j_real, both[:6])

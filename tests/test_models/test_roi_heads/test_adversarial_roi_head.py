@@ -1,6 +1,6 @@
 import torch
 
-from mmdet_gan.models.roi_heads.adversarial_roi_head import resize_masks
+from mmdet_gan.models.roi_heads.adversarial_samples import resize_masks
 
 
 def test_resize_masks_to_the_discriminator_size():
