@@ -33,8 +33,8 @@ RANGE_PREFIX = 'mmdet_gan::'
 
 #: ``AdversarialGame.train_step``: the whole iteration.
 TRAIN_STEP = RANGE_PREFIX + 'train_step'
-#: ``GANDetectorMixin.forward_generator``: the detector's training forward with the
-#: discriminators' inputs.
+#: ``GANDetectorMixin.forward_generator``: the detector's training forward
+#: with the discriminators' inputs.
 FORWARD = RANGE_PREFIX + 'forward'
 #: ``AdversarialHeadMixin.add_box_samples``.
 ADV_BOX_INPUTS = RANGE_PREFIX + 'adv_box_inputs'
