@@ -1,5 +1,10 @@
 """RoI heads of the GAN detectors: MMDetection's own, with the adversarial
 samples of :mod:`.adversarial_roi_head_mixin` added."""
+from typing import List, Tuple
+
+from mmdet.models.task_modules.samplers import SamplingResult
+from mmdet.utils import InstanceList
+from torch import Tensor
 from mmdet.models.roi_heads import (CascadeRoIHead, HybridTaskCascadeRoIHead,
                                     MaskScoringRoIHead, PointRendRoIHead,
                                     StandardRoIHead)
@@ -41,7 +46,26 @@ class AdversarialPointRendRoIHead(AdversarialRoIHeadMixin, PointRendRoIHead):
     masks at inference start from the coarse mask the game trains. The
     adversarial gradient reaches the coarse mask head (and through its
     input the FPN), not the point head.
+
+    A batch without positives (no GT in any image) gives a zero point loss
+    attached to the point head and the coarse masks; MMDetection's own
+    ``PointRendRoIHead`` stops on such a batch (``RoI is a empty tensor``),
+    which a data set with empty images meets sooner or later.
     """
+
+    def _mask_point_loss(self, x: Tuple[Tensor],
+                         sampling_results: List[SamplingResult],
+                         mask_preds: Tensor,
+                         batch_gt_instances: InstanceList) -> dict:
+        """The stock point loss; ``dict(loss_point=0)`` (a zero gradient
+        for the point head) when the batch has no positives."""
+        if mask_preds.size(0) == 0:
+            zero = mask_preds.sum() * 0.
+            for param in self.point_head.parameters():
+                zero = zero + param.sum() * 0.
+            return dict(loss_point=zero)
+        return super()._mask_point_loss(x, sampling_results, mask_preds,
+                                        batch_gt_instances)
 
 
 @MODELS.register_module()
