@@ -43,8 +43,8 @@ model = dict(
         adv_warmup_iters=0,
         nonfinite_loss='skip'))
 
-# One optimizer per player: G keeps the stock SGD (lr 0.02); D uses the same
-# kind at G's lr / 5, bias lr x2 without weight decay (reference). `type` is
+# One optimizer per player: G keeps the stock SGD (lr 0.02); D uses SGD
+# at G's lr / 5, bias lr x2 without weight decay (reference). `type` is
 # both players' default wrapper (MMDetection's --amp switches it).
 optim_wrapper = dict(
     _delete_=True,
