@@ -194,3 +194,40 @@ def test_plot_gan_losses_cli(tmp_path):
     assert proc.returncode == 1
     assert 'error: log file not found' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_score_comparison_of_variants(tmp_path):
+    tool = _load_tool()
+    log = tmp_path / 'scalars.json'
+    log.write_text(SCALARS_JSON)
+    mask_only = _write_log(tmp_path / 'mask_only.json')
+    fig = tool.score_comparison_figure(
+        tool.parse_labelled_logs([f'separate={log}', f'joint={mask_only}']))
+    assert [ax.get_title() for ax in fig.axes] == ['separate', 'joint']
+    first, second = map(_lines, fig.axes)
+    assert first == {
+        'score_d_box_real': ([20, 30], [0.52, 0.61]),
+        'score_d_box_fake': ([20, 30], [0.47, 0.4]),
+        '0.5': ([0, 1], [0.5, 0.5]),
+    }
+    assert second['score_d_mask_real'][1][0] == 0.55
+    assert fig.axes[0].get_ylim() == (0., 1.)
+    with pytest.raises(ValueError, match='LABEL=PATH'):
+        tool.parse_labelled_logs([str(log)])
+    with pytest.raises(ValueError, match='given twice'):
+        tool.parse_labelled_logs([f'a={log}', f'a={log}'])
+    baseline = _write_log(tmp_path / 'baseline.json', gan=False)
+    with pytest.raises(ValueError, match='base: .* has no discriminator'):
+        tool.score_comparison_figure(
+            tool.parse_labelled_logs([f'base={baseline}']))
+    out = tmp_path / 'compare.png'
+    proc = subprocess.run([
+        sys.executable, TOOL, '--compare', f'a={log}', f'b={mask_only}',
+        '--out',
+        str(out)
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    _assert_png(str(out))

@@ -13,6 +13,15 @@ Example::
     python tools/analysis_tools/plot_gan_losses.py \\
         work_dirs/gan_mask_rcnn/20260101_120000/vis_data/scalars.json \\
         --out gan_losses.png
+
+``--compare`` draws the discriminators' mean scores of several runs (one
+panel per run, e.g. the variants of an ablation), each log given as
+``LABEL=PATH``::
+
+    python tools/analysis_tools/plot_gan_losses.py --compare \\
+        separate=work_dirs/a/gan_seed0/2026*/vis_data/scalars.json \\
+        joint=work_dirs/b/gan_seed0/2026*/vis_data/scalars.json \\
+        --out scores.png
 """
 import argparse
 import json
@@ -198,11 +207,77 @@ def plot_gan_losses(log_file: str,
     return out_file
 
 
+def parse_labelled_logs(items: Sequence[str]) -> 'OrderedDict[str, str]':
+    """``['LABEL=PATH', ...]`` as an ordered ``{label: path}``.
+
+    Raises:
+        ValueError: If an item has no ``=`` or a label repeats.
+    """
+    logs: 'OrderedDict[str, str]' = OrderedDict()
+    for item in items:
+        label, sep, path = item.partition('=')
+        if not sep or not label or not path:
+            raise ValueError(f'--compare takes LABEL=PATH items, got {item!r}')
+        if label in logs:
+            raise ValueError(f'label {label!r} is given twice')
+        logs[label] = path
+    return logs
+
+
+def score_comparison_figure(logs: 'OrderedDict[str, str]') -> Figure:
+    """The discriminators' mean scores on real and fake samples of several
+    runs, one panel per run (top to bottom, in ``logs`` order, titled with
+    its label), with the 0.5 line and the y axis from 0 to 1.
+
+    Args:
+        logs (OrderedDict[str, str]): ``{label: vis_data json log}``.
+
+    Returns:
+        Figure: with an Agg canvas of its own; each panel has one line per
+        score key of its log (labelled with the key).
+
+    Raises:
+        FileNotFoundError: If a log does not exist.
+        ValueError: If a log has no score key (``SCORE_KEYS``).
+    """
+    curves = OrderedDict()
+    for label, log_file in logs.items():
+        run = load_scalar_log(log_file)
+        keys = [key for key in SCORE_KEYS if key in run]
+        if not keys:
+            raise ValueError(f'{label}: {log_file} has no discriminator '
+                             f'scores ({", ".join(SCORE_KEYS)})')
+        curves[label] = (run, keys)
+    fig = Figure(figsize=(10, 2.6 * len(curves)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(curves), 1, sharex=True, squeeze=False)
+    for ax, (label, (run, keys)) in zip(axes[:, 0], curves.items()):
+        for key in keys:
+            ax.plot(*run[key], label=key, linewidth=1)
+        ax.axhline(0.5, color='gray', linestyle='--', linewidth=1, label='0.5')
+        ax.set_ylim(0., 1.)
+        ax.set_title(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc='upper right', fontsize='small')
+    axes[-1, 0].set_xlabel('iteration')
+    fig.suptitle('Discriminator scores on real and fake samples')
+    fig.tight_layout()
+    return fig
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Plot GAN Mask R-CNN losses and discriminator scores '
         'from an MMEngine vis_data json log')
-    parser.add_argument('log_json', help='vis_data/*.json scalar log')
+    parser.add_argument(
+        'log_json',
+        nargs='+',
+        help='vis_data/*.json scalar log (with --compare: LABEL=PATH items)')
+    parser.add_argument(
+        '--compare',
+        action='store_true',
+        help='draw the discriminator scores of several runs, one panel '
+        'each (--out is then required)')
     parser.add_argument(
         '--out',
         help='output PNG (default: next to the log, '
@@ -218,7 +293,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     try:
-        out_file = plot_gan_losses(args.log_json, args.out, args.keys)
+        if args.compare:
+            if not args.out:
+                raise ValueError('--compare needs --out')
+            fig = score_comparison_figure(parse_labelled_logs(args.log_json))
+            fig.savefig(args.out, dpi=100)
+            out_file = args.out
+        else:
+            if len(args.log_json) != 1:
+                raise ValueError('give one log (or --compare LABEL=PATH ...)')
+            out_file = plot_gan_losses(args.log_json[0], args.out, args.keys)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f'plot_gan_losses.py: error: {e}')
     print(f'saved {out_file}')
