@@ -2,13 +2,13 @@
 samples of :mod:`.adversarial_roi_head_mixin` added."""
 from typing import List, Tuple
 
-from mmdet.models.task_modules.samplers import SamplingResult
-from mmdet.utils import InstanceList
-from torch import Tensor
 from mmdet.models.roi_heads import (CascadeRoIHead, HybridTaskCascadeRoIHead,
                                     MaskScoringRoIHead, PointRendRoIHead,
                                     StandardRoIHead)
+from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.registry import MODELS
+from mmdet.utils import InstanceList
+from torch import Tensor
 
 from .adversarial_roi_head_mixin import (AdversarialCascadeRoIHeadMixin,
                                          AdversarialRoIHeadMixin)
