@@ -1,7 +1,7 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
 """Models, optim wrappers and batches of a training benchmark."""
 import copy
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -91,26 +91,55 @@ def num_classes_of(cfg: Config) -> int:
     return int(cfg.model.roi_head.bbox_head.num_classes)
 
 
-def demo_batches(num: int, batch_size: int, img_size: int, num_gts: int,
+def image_size(img_size: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    """``(height, width)`` from one side or a height and a width."""
+    if isinstance(img_size, int):
+        return img_size, img_size
+    sizes = [int(v) for v in img_size]
+    if len(sizes) == 1:
+        return sizes[0], sizes[0]
+    if len(sizes) != 2:
+        raise ValueError(f'img_size: one side or (height, width), got '
+                         f'{img_size}')
+    return sizes[0], sizes[1]
+
+
+def objects_per_image(num_gts: Union[int, Sequence[int]]) -> List[int]:
+    """``num_gts`` as the list of object counts cycled over the images."""
+    counts = [num_gts] if isinstance(num_gts,
+                                     int) else [int(n) for n in num_gts]
+    if not counts:
+        raise ValueError('num_gts: give at least one count')
+    return counts
+
+
+def demo_batches(num: int, batch_size: int, img_size: Union[int,
+                                                            Sequence[int]],
+                 num_gts: Union[int, Sequence[int]],
                  num_classes: int) -> List[dict]:
     """Distinct batches of ``mmdet.testing.demo_mm_inputs``.
 
     Args:
         num (int): batches.
         batch_size (int): images per batch.
-        img_size (int): side of the square images, px.
-        num_gts (int): objects (with masks) per image.
+        img_size (int | tuple[int, int]): side of the square images, or
+            their ``(height, width)``, px.
+        num_gts (int | list[int]): objects (with masks) per image; a list
+            is cycled over the images (image ``i`` has
+            ``num_gts[i % len(num_gts)]``).
         num_classes (int): classes of the labels.
 
     Returns:
         list[dict]: ``num`` dicts of ``inputs`` (``batch_size`` uint8
-        ``(3, img_size, img_size)`` tensors) and ``data_samples``.
+        ``(3, height, width)`` tensors) and ``data_samples``.
     """
     from mmdet.testing import demo_mm_inputs
+    height, width = image_size(img_size)
+    counts = objects_per_image(num_gts)
     data = demo_mm_inputs(
         batch_size=num * batch_size,
-        image_shapes=(3, img_size, img_size),
-        num_items=[num_gts] * (num * batch_size),
+        image_shapes=(3, height, width),
+        num_items=[counts[i % len(counts)] for i in range(num * batch_size)],
         num_classes=num_classes,
         with_mask=True)
     return [{

@@ -22,7 +22,7 @@ same batches:
 import copy
 import os.path as osp
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -53,8 +53,10 @@ class TrainBenchmarkOptions:
             from the GAN config's ``train_dataloader`` with this
             ``data_root``; else from ``mmdet.testing.demo_mm_inputs``.
         batch_size (int): images per batch.
-        img_size (int): side of the ``demo_mm_inputs`` images.
-        num_gts (int): objects (with masks) per ``demo_mm_inputs`` image.
+        img_size (int | tuple[int, int] | list[int]): side of the square
+            ``demo_mm_inputs`` images, or ``(height, width)``.
+        num_gts (int | list[int]): objects (with masks) per
+            ``demo_mm_inputs`` image; a list is cycled over the images.
         num_batches (int): distinct batches, cycled.
         seed (int): random seed of both models and the data.
         threads (int, optional): ``torch.set_num_threads`` for the run.
@@ -75,8 +77,8 @@ class TrainBenchmarkOptions:
     device: str = 'cpu'
     data_root: Optional[str] = None
     batch_size: int = 4
-    img_size: int = 192
-    num_gts: int = 4
+    img_size: Union[int, Sequence[int]] = 192
+    num_gts: Union[int, Sequence[int]] = 4
     num_batches: int = 4
     seed: int = 0
     threads: Optional[int] = None
@@ -106,11 +108,14 @@ def _batches(opts: TrainBenchmarkOptions, gan_cfg) -> tuple:
         return batches, (f'{num} batches of {opts.batch_size} from '
                          f'train_dataloader, data_root={opts.data_root}')
     num_classes = builders.num_classes_of(gan_cfg)
-    batches = builders.demo_batches(num, opts.batch_size, opts.img_size,
-                                    opts.num_gts, num_classes)
+    height, width = builders.image_size(opts.img_size)
+    num_gts = builders.objects_per_image(opts.num_gts)
+    batches = builders.demo_batches(num, opts.batch_size, (height, width),
+                                    num_gts, num_classes)
+    objects = '/'.join(str(n) for n in num_gts)
     data = (f'{num} batches of demo_mm_inputs: {opts.batch_size} x '
-            f'{opts.img_size}x{opts.img_size} px, {opts.num_gts} objects '
-            f'with masks each, {num_classes} classes')
+            f'{height}x{width} px, {objects} objects with masks per image, '
+            f'{num_classes} classes')
     if opts.data_root:
         data += f' (--data-root {opts.data_root} not found)'
     return batches, data

@@ -1,4 +1,5 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
+import pytest
 import torch
 
 from mmdet_gan.benchmark import builders
@@ -26,3 +27,22 @@ def test_demo_batches_are_distinct_and_sized():
             assert len(sample.gt_instances) == 1
             assert sample.gt_instances.masks.masks.shape[1:] == (64, 64)
     assert not torch.equal(batches[0]['inputs'][0], batches[1]['inputs'][0])
+
+
+def test_demo_batches_at_coco_shape_with_varying_object_counts():
+    """(height, width) images and object counts cycled over the images (the
+    COCO-scale benchmark: 800x1333, 8 and 15 objects)."""
+    batches = builders.demo_batches(2, 2, (80, 133), [8, 15], 4)
+    counts = [
+        len(sample.gt_instances) for batch in batches
+        for sample in batch['data_samples']
+    ]
+    assert counts == [8, 15, 8, 15]
+    for batch in batches:
+        assert batch['inputs'][0].shape == (3, 80, 133)
+        assert batch['data_samples'][0].gt_instances.masks.masks.shape[1:] \
+            == (80, 133)
+    assert builders.image_size([64]) == (64, 64)
+    assert builders.image_size(64) == (64, 64)
+    with pytest.raises(ValueError, match='height, width'):
+        builders.image_size([1, 2, 3])

@@ -85,9 +85,9 @@ def test_main_pieces(tiny_run):
     # A piece is part of its parent (the same profiled iteration).
     assert gan['pool_box']['median'] < gan['adv_box_inputs']['median']
     assert gan['adv_box_inputs']['median'] + \
-        gan['adv_mask_inputs']['median'] < gan['forward']['median']
-    assert gan['mask_targets']['median'] + gan['pool_mask']['median'] < \
-        gan['adv_mask_inputs']['median']
+        gan['adv_mask_inputs']['median'] + gan['mask_targets']['median'] < \
+        gan['forward']['median']
+    assert gan['pool_mask']['median'] < gan['adv_mask_inputs']['median']
     assert gan['g_update']['median'] == pytest.approx(
         gan['g_backward']['median'] + gan['g_step']['median'])
     assert gan['d_update']['median'] == pytest.approx(
@@ -152,8 +152,8 @@ def test_cli_options(tool):
         device='cpu',
         data_root=None,
         batch_size=4,
-        img_size=192,
-        num_gts=4,
+        img_size=[192],
+        num_gts=[4],
         num_batches=4,
         seed=0,
         threads=None,

@@ -24,8 +24,18 @@ Example::
 
 Without ``--data-root`` (or if it does not exist) the batches come from
 ``mmdet.testing.demo_mm_inputs`` (``--batch-size`` images of
-``--img-size`` px, ``--num-gts`` objects with masks each, the configs'
-number of classes).
+``--img-size`` px (one side: square; two: height and width), ``--num-gts``
+objects with masks each (several values: cycled over the images), the
+configs' number of classes). At COCO scale, e.g.::
+
+    python tools/analysis_tools/benchmark_train.py --threads 1 \\
+        --gan-config configs/gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_coco.py \\
+        --base-config $(python -c "import mmdet, os; print(os.path.join(\\
+            os.path.dirname(mmdet.__file__), '.mim/configs/mask_rcnn/\\
+mask-rcnn_r50_fpn_1x_coco.py'))") \\
+        --img-size 800 1333 --batch-size 2 --num-gts 8 15 --iters 3 \\
+        --warmup 1 --infer-iters 0 --target 1.03 \\
+        --shared-cfg-options model.backbone.init_cfg=None
 """
 import argparse
 import json
@@ -87,13 +97,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--img-size',
         type=int,
-        default=192,
-        help='side of the demo_mm_inputs images (the demo data is 192 px)')
+        nargs='+',
+        default=[192],
+        help='side of the square demo_mm_inputs images (the demo data is '
+        '192 px), or their height and width (COCO: 800 1333)')
     parser.add_argument(
         '--num-gts',
         type=int,
-        default=4,
-        help='objects (with masks) per demo_mm_inputs image')
+        nargs='+',
+        default=[4],
+        help='objects (with masks) per demo_mm_inputs image; several '
+        'values are cycled over the images (e.g. 8 15)')
     parser.add_argument(
         '--num-batches',
         type=int,
@@ -134,14 +148,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='override settings of both configs (applied before '
         '--cfg-options), e.g. model.train_cfg.rcnn.sampler.num=128')
     args = parser.parse_args(argv)
-    for name in ('iters', 'batch_size', 'img_size', 'num_batches'):
+    for name in ('iters', 'batch_size', 'num_batches'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
+    if len(args.img_size) > 2 or min(args.img_size) < 1:
+        parser.error('--img-size takes one side or a height and a width, '
+                     f'each >= 1, got {args.img_size}')
+    if min(args.num_gts) < 0:
+        parser.error(f'--num-gts must be >= 0, got {args.num_gts}')
     if args.threads is not None and args.threads < 1:
         parser.error('--threads must be >= 1')
     if not args.target > 0:
         parser.error(f'--target must be > 0, got {args.target}')
-    for name in ('warmup', 'infer_iters', 'num_gts', 'top_ops'):
+    for name in ('warmup', 'infer_iters', 'top_ops'):
         if getattr(args, name) < 0:
             parser.error(f'--{name.replace("_", "-")} must be >= 0')
     for name in ('gan_config', 'base_config'):
