@@ -95,7 +95,10 @@ def resize_masks(masks: Tensor, size: Tuple[int, int]) -> Tensor:
     if tuple(masks.shape[-2:]) == size:
         return masks
     if masks.numel() == 0:
-        return masks.new_zeros(masks.size(0), *size)
+        empty = masks.new_zeros(masks.size(0), *size)
+        # still attached to the predictions' graph (a zero gradient), so the
+        # generator's adversarial loss is too, as with any other sample size
+        return empty + masks.sum() * 0 if masks.requires_grad else empty
     return F.interpolate(
         masks[:, None].float(),
         size=size,

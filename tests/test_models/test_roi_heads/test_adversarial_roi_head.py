@@ -23,3 +23,7 @@ def test_resize_masks_to_the_discriminator_size():
     # same size: unchanged; no masks: empty at the new size
     assert resize_masks(pred, (28, 28)) is pred
     assert resize_masks(torch.zeros(0, 28, 28), (14, 14)).shape == (0, 14, 14)
+    # ... still attached to an empty prediction's graph (PointRend's 7x7
+    # coarse masks on a batch without positives)
+    empty = torch.zeros(0, 7, 7, requires_grad=True)
+    assert resize_masks(empty, (28, 28)).requires_grad
