@@ -1,0 +1,240 @@
+# Copyright (c) mmdet-gan contributors. All rights reserved.
+"""GAN vs baseline training cost under distributed data parallel (gloo, CPU).
+
+Each role runs in its own group of ``--nproc`` processes, launched with
+``torch.distributed.run``, in the order GAN, baseline, GAN, baseline, ...
+(``--repeats`` pairs, so slow drifts of a shared machine hit both): the GAN
+config's model in MMEngine's wrapper of that config
+(``GANDistributedDataParallel``), the baseline's in MMEngine's default
+``MMDistributedDataParallel`` (torch DDP with its gradient buckets). Every
+process trains on its own ``demo_mm_inputs`` batches; an iteration is timed
+between two barriers, so its time is the slowest process's. The memory is
+each process's peak resident set (``ru_maxrss``), the largest over the
+processes: it includes the model, the gradients, the optimizer states, the
+DDP machinery and the training step's peak. The report prints the medians,
+the GAN / baseline ratios and whether they are within ``--target``.
+
+Example (2 CPU processes, one thread each, the demo configs)::
+
+    python tools/analysis_tools/benchmark_ddp.py --iters 5 --warmup 2
+
+It is a measurement tool, not a test: run it alone on a quiet machine, and
+compare ratios, not absolute times, across machines.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import List, Optional, Sequence
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEFAULT_GAN_CONFIG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
+                              'gan_mask_rcnn_r18_fpn_demo.py')
+DEFAULT_BASE_CONFIG = osp.join(REPO_ROOT, 'configs', 'mask_rcnn',
+                               'mask_rcnn_r18_fpn_demo.py')
+ROLES = ('gan', 'base')
+#: MMEngine's default wrapper (Runner.wrap_model without model_wrapper_cfg).
+DEFAULT_WRAPPER = dict(
+    type='MMDistributedDataParallel',
+    broadcast_buffers=False,
+    find_unused_parameters=False)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='GAN vs baseline time and memory per training '
+        'iteration under DDP (gloo)')
+    parser.add_argument('--gan-config', default=DEFAULT_GAN_CONFIG)
+    parser.add_argument('--base-config', default=DEFAULT_BASE_CONFIG)
+    parser.add_argument('--nproc', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=1,
+        help='GAN/baseline launches per role, alternating')
+    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--img-size', type=int, default=192)
+    parser.add_argument('--num-gts', type=int, default=4)
+    parser.add_argument(
+        '--threads', type=int, default=1, help='threads per process')
+    parser.add_argument('--target', type=float, default=1.05)
+    parser.add_argument('--json', help='also write the results here')
+    # internal: run one role's worker (under torch.distributed.run)
+    parser.add_argument('--worker', choices=ROLES, help=argparse.SUPPRESS)
+    parser.add_argument('--worker-out', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ('nproc', 'iters', 'repeats', 'batch_size', 'img_size',
+                 'threads'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1')
+    if args.warmup < 0 or args.num_gts < 0:
+        parser.error('--warmup and --num-gts must be >= 0')
+    for name in ('gan_config', 'base_config'):
+        if not osp.isfile(getattr(args, name)):
+            parser.error(f'--{name.replace("_", "-")}: no such file '
+                         f'{getattr(args, name)}')
+    return args
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One process of a role: build, wrap, train, report (rank 0 writes)."""
+    import torch
+    import torch.distributed as dist
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.registry import MODEL_WRAPPERS
+
+    import mmdet_gan  # noqa: F401
+    from mmdet_gan.benchmark import builders
+
+    torch.set_num_threads(args.threads)
+    dist.init_process_group('gloo')
+    rank, world = dist.get_rank(), dist.get_world_size()
+    register_all_modules()
+    config = args.gan_config if args.worker == 'gan' else args.base_config
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.init_cfg = None
+    model, optim_wrapper = builders.build_model_and_optim(
+        cfg, 0, torch.device('cpu'))
+    wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or DEFAULT_WRAPPER)
+    wrapped = MODEL_WRAPPERS.build(
+        wrapper_cfg, default_args=dict(module=model))
+    torch.manual_seed(rank)
+    batches = builders.demo_batches(2, args.batch_size, args.img_size,
+                                    args.num_gts, builders.num_classes_of(cfg))
+    times: List[float] = []
+    for i in range(args.warmup + args.iters):
+        data = batches[i % len(batches)]
+        dist.barrier()
+        start = time.perf_counter()
+        wrapped.train_step(data, optim_wrapper)
+        dist.barrier()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    peak = torch.tensor(
+        [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.])
+    dist.all_reduce(peak, op=dist.ReduceOp.MAX)
+    if rank == 0:
+        with open(args.worker_out, 'w') as f:
+            json.dump(
+                dict(
+                    times=times,
+                    peak_rss=float(peak.item()),
+                    world_size=world,
+                    wrapper=wrapper_cfg['type']), f)
+    dist.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def launch(role: str, args: argparse.Namespace, out: str) -> dict:
+    """Run ``role``'s workers under ``torch.distributed.run``."""
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run',
+        f'--nproc_per_node={args.nproc}', '--master_addr=127.0.0.1',
+        f'--master_port={free_port()}',
+        osp.abspath(__file__), '--worker', role, '--worker-out', out,
+        '--gan-config', args.gan_config, '--base-config', args.base_config,
+        '--iters',
+        str(args.iters), '--warmup',
+        str(args.warmup), '--batch-size',
+        str(args.batch_size), '--img-size',
+        str(args.img_size), '--num-gts',
+        str(args.num_gts), '--threads',
+        str(args.threads)
+    ]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS=str(args.threads),
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{role} workers failed (rc {proc.returncode}):\n' +
+                           proc.stderr[-4000:])
+    with open(out) as f:
+        return json.load(f)
+
+
+def summarise(runs: List[dict]) -> dict:
+    times = [t for run in runs for t in run['times']]
+    return dict(
+        median_s=statistics.median(times),
+        times=times,
+        peak_rss_mib=max(run['peak_rss'] for run in runs) / 2**20,
+        wrapper=runs[0]['wrapper'])
+
+
+def format_report(res: dict) -> str:
+    gan, base = res['gan'], res['base']
+    lines = [
+        f'DDP benchmark: {res["nproc"]} processes (gloo), '
+        f'{res["threads"]} thread(s) each, {res["iters"]} timed iterations '
+        f'x {res["repeats"]} launch(es) per role, batch {res["batch_size"]}'
+        f' x {res["img_size"]} px per process',
+        f'GAN:      {res["gan_config"]} ({gan["wrapper"]})',
+        f'baseline: {res["base_config"]} ({base["wrapper"]})',
+        '| | GAN | baseline | GAN / baseline |',
+        '| --- | ---: | ---: | ---: |',
+        f'| time per iteration, median (s) | {gan["median_s"]:.3f} | '
+        f'{base["median_s"]:.3f} | {res["time_ratio"]:.3f} |',
+        f'| peak RSS per process (MiB) | {gan["peak_rss_mib"]:.0f} | '
+        f'{base["peak_rss_mib"]:.0f} | {res["memory_ratio"]:.3f} |',
+    ]
+    for name in ('time', 'memory'):
+        ratio = res[f'{name}_ratio']
+        verdict = 'within' if ratio <= res['target'] else 'ABOVE'
+        lines.append(f'{name}: {ratio:.3f} {verdict} the target '
+                     f'{res["target"]:.2f}')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
+    args = parse_args(argv)
+    if args.worker:
+        worker(args)
+        return None
+    runs = {role: [] for role in ROLES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeats):
+            for role in ROLES:
+                out = osp.join(tmp, f'{role}{i}.json')
+                runs[role].append(launch(role, args, out))
+    res = dict({
+        role: summarise(role_runs)
+        for role, role_runs in runs.items()
+    },
+               gan_config=osp.relpath(args.gan_config, REPO_ROOT),
+               base_config=osp.relpath(args.base_config, REPO_ROOT),
+               nproc=args.nproc,
+               threads=args.threads,
+               iters=args.iters,
+               repeats=args.repeats,
+               batch_size=args.batch_size,
+               img_size=args.img_size,
+               target=args.target)
+    res['time_ratio'] = res['gan']['median_s'] / res['base']['median_s']
+    res['memory_ratio'] = res['gan']['peak_rss_mib'] / \
+        res['base']['peak_rss_mib']
+    print(format_report(res), flush=True)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(res, f, indent=2)
+    return res
+
+
+if __name__ == '__main__':
+    main()
