@@ -24,6 +24,8 @@ prroi_pool_module = importlib.import_module('mmdet_gan.ops.prroi_pool')
 
 ext = prroi_pool_module._load_ext()
 requires_cuda = pytest.mark.cuda
+#: the public op on CPU, and on CUDA where a GPU and the CUDA build are
+DEVICES = ['cpu', pytest.param('cuda', marks=requires_cuda)]
 
 
 # --------------------------------------------------------------------------
@@ -233,14 +235,27 @@ def test_reference_rederives_hand_cases(case):
     torch.testing.assert_close(grad_r, c['rois_grad'], rtol=0, atol=2e-3)
 
 
-@pytest.mark.parametrize('impl', list(IMPLS))
-@pytest.mark.parametrize('dtype,output_size,spatial_scale,shape', [
+REFERENCE_CASES = [
     (torch.float64, (2, 3), 1.0, (2, 3, 9, 11)),
     (torch.float64, (7, 7), 0.5, (2, 2, 12, 10)),
     (torch.float32, (3, 2), 0.25, (1, 3, 7, 13)),
     (torch.float32, (5, 4), 1 / 3, (3, 2, 16, 16)),
-])
+]
+
+
+@pytest.mark.parametrize('impl', list(IMPLS))
+@pytest.mark.parametrize('dtype,output_size,spatial_scale,shape',
+                         REFERENCE_CASES)
 def test_matches_reference(impl, dtype, output_size, spatial_scale, shape):
+    check_matches_reference(impl, dtype, output_size, spatial_scale, shape,
+                            'cpu')
+
+
+def check_matches_reference(impl, dtype, output_size, spatial_scale, shape,
+                            device):
+    """Values and both gradients of ``impl`` on ``device`` against the
+    float64 reference, on boxes of every kind (degenerate, inverted, outside
+    the map, crossing the border, sub-pixel, large)."""
     gen = torch.Generator().manual_seed(hash((output_size, shape)) % 2**31)
     batch, _, height, width = shape
     features = torch.randn(shape, generator=gen, dtype=torch.float64)
@@ -253,9 +268,10 @@ def test_matches_reference(impl, dtype, output_size, spatial_scale, shape):
         dtype=torch.float64)
     ref_out, ref_gx, ref_gr = reference_with_grads(features, rois, output_size,
                                                    spatial_scale, grad_output)
-    out, grad_x, grad_r = run_with_grads(impl, features.to(dtype),
-                                         rois.to(dtype), output_size,
-                                         spatial_scale, grad_output)
+    out, grad_x, grad_r = (
+        t.cpu() for t in run_with_grads(impl, features.to(
+            device, dtype), rois.to(device, dtype), output_size, spatial_scale,
+                                        grad_output.to(device)))
     assert out.dtype == grad_x.dtype == grad_r.dtype == dtype
     assert torch.isfinite(out).all() and torch.isfinite(grad_r).all()
     tol = 1e-5 if dtype == torch.float64 else 2e-4
@@ -269,8 +285,9 @@ def test_matches_reference(impl, dtype, output_size, spatial_scale, shape):
     assert (grad_r[:, 0] == 0).all()
 
 
-def test_degenerate_and_outside_boxes_are_exactly_zero():
-    features = torch.randn(1, 2, 6, 6)
+@pytest.mark.parametrize('device', DEVICES)
+def test_degenerate_and_outside_boxes_are_exactly_zero(device):
+    features = torch.randn(1, 2, 6, 6, device=device)
     rois = torch.tensor(
         [
             [0., 2., 2., 1., 4.],  # x2 < x1
@@ -279,6 +296,7 @@ def test_degenerate_and_outside_boxes_are_exactly_zero():
             [0., -9., -9., -3., -2.],  # fully outside (left/top)
             [0., 7., 1., 9., 3.],  # fully outside (right: f = 0 for x >= W)
         ],
+        device=device,
         requires_grad=True)
     x = features.clone().requires_grad_()
     out = prroi_pool(x, rois, (3, 3), 1.0)
@@ -364,9 +382,10 @@ def test_gradcheck_features_and_coordinates(impl):
     assert gradcheck(pool, (features, coords), eps=1e-6, atol=1e-6)
 
 
-def test_empty_rois():
-    features = torch.randn(2, 3, 8, 8, requires_grad=True)
-    rois = torch.zeros(0, 5, requires_grad=True)
+@pytest.mark.parametrize('device', DEVICES)
+def test_empty_rois(device):
+    features = torch.randn(2, 3, 8, 8, device=device, requires_grad=True)
+    rois = torch.zeros(0, 5, device=device, requires_grad=True)
     out = prroi_pool(features, rois, (7, 5), 0.5)
     assert out.shape == (0, 3, 7, 5)
     out.sum().backward()
@@ -522,6 +541,36 @@ def test_hand_checked_cases_cuda(case):
     torch.testing.assert_close(out, c['output'], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(x.grad, c['input_grad'], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(r.grad, c['rois_grad'], rtol=1e-5, atol=1e-5)
+
+
+@requires_cuda
+@pytest.mark.parametrize('dtype,output_size,spatial_scale,shape',
+                         REFERENCE_CASES)
+def test_matches_reference_cuda(dtype, output_size, spatial_scale, shape):
+    check_matches_reference('separable', dtype, output_size, spatial_scale,
+                            shape, 'cuda')
+
+
+@requires_cuda
+def test_gradcheck_cuda():
+    gen = torch.Generator().manual_seed(5)
+    output_size, spatial_scale = (3, 2), 0.5
+    features = torch.randn(
+        2, 2, 6, 7, generator=gen, dtype=torch.float64).cuda()
+    batch_idx, coords = _kink_free_rois(gen, 5, 2, 6, 7, output_size,
+                                        spatial_scale)
+    batch_idx, coords = batch_idx.cuda(), coords.cuda()
+    features.requires_grad_()
+    coords.requires_grad_()
+
+    def pool(x, c):
+        rois = torch.cat([batch_idx, c], dim=1)
+        return prroi_pool(x, rois, output_size, spatial_scale)
+
+    # the feature backward scatters with atomicAdd: not bitwise
+    # reproducible, which gradcheck's nondet_tol allows for
+    assert gradcheck(
+        pool, (features, coords), eps=1e-6, atol=1e-6, nondet_tol=1e-12)
 
 
 @requires_cuda

@@ -11,23 +11,31 @@ forward+backward times of
   (dense per-RoI weight matrices, autograd for both gradients); it is timed
   on ``--ref-rois`` RoIs and scaled linearly to ``--num-rois`` (its cost is
   exactly linear in the number of RoIs);
-* ``roi_align``: ``mmcv.ops.RoIAlign(sampling_ratio=2)`` on the same device
-  (no gradient to the boxes, which it does not have);
+* ``roi_align``: RoIAlign with ``sampling_ratio=2, aligned=True`` on the
+  same device (no gradient to the boxes, which it does not have), from
+  ``--reference``: ``mmcv`` (``mmcv.ops.RoIAlign``, the default where mmcv's
+  ops import) or ``torchvision`` (``torchvision.ops.roi_align``, the same
+  semantics; the default elsewhere, e.g. on a GPU machine without mmcv's
+  CUDA ops); ``none`` (the default where neither imports) leaves it out;
 * ``mmcv_prroi``: ``mmcv.ops.PrRoIPool``, on CUDA only (mmcv has no CPU
-  kernel);
+  kernel) and where mmcv's ops import;
 
 and the ratios the project tracks (see docs/benchmarks.md). Each time is
-the best of ``--repeat`` runs after a warm-up run.
+the best of ``--repeat`` runs after a warm-up run (on CUDA, synchronised
+around each run). ``--json PATH`` also writes every time (seconds) there.
 
 Example::
 
     python tools/analysis_tools/benchmark_prroi.py            # GPU if any
     python tools/analysis_tools/benchmark_prroi.py --device cpu
+    python tools/analysis_tools/benchmark_prroi.py --reference torchvision
 """
 import argparse
+import importlib
+import json
 import os
 import platform
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -45,7 +53,7 @@ BOX_SCALES = {
 }
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--device',
@@ -72,7 +80,68 @@ def parse_args():
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument(
+        '--reference',
+        default=None,
+        choices=REFERENCES,
+        help='the RoIAlign to compare with (default: mmcv where its ops '
+        'import, else torchvision where it imports, else none)')
+    parser.add_argument(
+        '--json',
+        default=None,
+        metavar='PATH',
+        help='also write the settings and every time (seconds) there')
+    return parser.parse_args(argv)
+
+
+#: ``--reference`` choices: where RoIAlign comes from
+REFERENCES = ('mmcv', 'torchvision', 'none')
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:  # also mmcv without its compiled ops
+        return False
+    return True
+
+
+def default_reference() -> str:
+    """mmcv's RoIAlign where mmcv's ops import, else torchvision's where
+    torchvision imports, else ``'none'``."""
+    for name, module in (('mmcv', 'mmcv.ops'), ('torchvision',
+                                                'torchvision.ops')):
+        if _importable(module):
+            return name
+    return 'none'
+
+
+def roi_align_reference(
+        name: str, output_size: int,
+        spatial_scale: float) -> Optional[Callable[[Tensor, Tensor], Tensor]]:
+    """RoIAlign(``output_size``, ``spatial_scale``, sampling_ratio=2,
+    aligned=True) from ``name`` (see :data:`REFERENCES`); None for
+    ``'none'``."""
+    if name == 'mmcv':
+        from mmcv.ops import RoIAlign
+        return RoIAlign(output_size, spatial_scale, sampling_ratio=2)
+    if name == 'torchvision':
+        from torchvision.ops import roi_align
+
+        def torchvision_roi_align(features: Tensor, rois: Tensor) -> Tensor:
+            return roi_align(
+                features,
+                rois,
+                output_size,
+                spatial_scale,
+                sampling_ratio=2,
+                aligned=True)
+
+        return torchvision_roi_align
+    if name == 'none':
+        return None
+    raise ValueError(f'unknown RoIAlign reference {name!r}: one of '
+                     f'{REFERENCES}')
 
 
 def _hat_cdf(t: Tensor) -> Tensor:
@@ -120,6 +189,13 @@ def prroi_pool_pytorch(features: Tensor, rois: Tensor, output_size: Tuple[int,
     return out
 
 
+ROI_ALIGN_NAMES = {
+    'mmcv': 'mmcv.ops.RoIAlign(sampling_ratio=2) (aligned=True)',
+    'torchvision': 'torchvision.ops.roi_align(sampling_ratio=2, aligned=True)',
+    'none': 'none (left out)',
+}
+
+
 def ratio(a: Dict[str, float],
           b: Dict[str, float],
           key: str,
@@ -146,8 +222,9 @@ def time_method(pool: Callable[[Tensor, Tensor], Tensor], features: Tensor,
         fwd_bwd=best_time(forward_backward, repeat, device))
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
+    reference = args.reference or default_reference()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
@@ -168,9 +245,23 @@ def main():
     print(f'map: 1x{args.channels}x{height}x{width} (stride {stride} of a '
           f'{args.image_size[0]}x{args.image_size[1]} image), '
           f'K={args.num_rois} RoIs, best of {args.repeat}')
+    print(f'roi_align: {ROI_ALIGN_NAMES[reference]}')
 
-    from mmcv.ops import PrRoIPool as MMCVPrRoIPool
-    from mmcv.ops import RoIAlign
+    with_mmcv_prroi = device == 'cuda' and _importable('mmcv.ops')
+    if with_mmcv_prroi:
+        from mmcv.ops import PrRoIPool as MMCVPrRoIPool
+    report = dict(
+        device=device,
+        machine=machine,
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        reference=reference,
+        num_rois=args.num_rois,
+        channels=args.channels,
+        map_size=[height, width],
+        stride=stride,
+        repeat=args.repeat,
+        cases=[])
 
     for box_kind in args.boxes:
         rois = random_rois(args.num_rois, args.image_size,
@@ -189,12 +280,13 @@ def main():
                 'ours (feat grad only)':
                 time_method(ours, features, rois, grad, args.repeat, device,
                             False),
-                'roi_align':
-                time_method(
-                    RoIAlign(size, scale, sampling_ratio=2), features, rois,
-                    grad, args.repeat, device, False),
             }
-            if device == 'cuda':
+            roi_align = roi_align_reference(reference, size, scale)
+            if roi_align is not None:
+                results['roi_align'] = time_method(roi_align, features, rois,
+                                                   grad, args.repeat, device,
+                                                   False)
+            if with_mmcv_prroi:
                 results['mmcv_prroi'] = time_method(
                     MMCVPrRoIPool(size, scale), features, rois, grad,
                     args.repeat, device, True)
@@ -219,14 +311,16 @@ def main():
             for name, t in results.items():
                 print(f'  {name:<24}{t["fwd"] * 1e3:>10.1f}'
                       f'{t["fwd_bwd"] * 1e3:>14.1f}')
-            ra = results['roi_align']
             ours_t = results['ours']
             feat_only = results['ours (feat grad only)']
             ref_t = results[f'pytorch (x{args.num_rois / k_ref:g})']
-            print('  ours / roi_align: '
-                  f'fwd {ratio(ours_t, ra, "fwd")}, '
-                  f'fwd+bwd {ratio(ours_t, ra, "fwd_bwd")} (with coord grad)'
-                  f', {ratio(feat_only, ra, "fwd_bwd")} (feat grad only)')
+            if 'roi_align' in results:
+                ra = results['roi_align']
+                print('  ours / roi_align: '
+                      f'fwd {ratio(ours_t, ra, "fwd")}, '
+                      f'fwd+bwd {ratio(ours_t, ra, "fwd_bwd")} (with coord '
+                      f'grad), {ratio(feat_only, ra, "fwd_bwd")} (feat grad '
+                      'only)')
             print('  pytorch / ours: '
                   f'fwd {ratio(ref_t, ours_t, "fwd", ".0f")}, '
                   f'fwd+bwd {ratio(ref_t, ours_t, "fwd_bwd", ".0f")}')
@@ -235,6 +329,23 @@ def main():
                 print('  ours / mmcv_prroi: '
                       f'fwd {ratio(ours_t, mm, "fwd")}, '
                       f'fwd+bwd {ratio(ours_t, mm, "fwd_bwd")}')
+            report['cases'].append(
+                dict(
+                    boxes=box_kind,
+                    output_size=size,
+                    median_side=side,
+                    max_abs_diff_float64=diff,
+                    pytorch_rois=k_ref,
+                    times={
+                        ('pytorch' if name.startswith('pytorch') else name): t
+                        for name, t in results.items()
+                    }))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'\ntimes written to {args.json}')
+    return report
 
 
 if __name__ == '__main__':
