@@ -87,8 +87,12 @@ def same_generator_weights(gan: nn.Module, base: nn.Module) -> bool:
 
 
 def num_classes_of(cfg: Config) -> int:
-    """Number of classes of the config's box head."""
-    return int(cfg.model.roi_head.bbox_head.num_classes)
+    """Number of classes of the config's box head (a cascade's last
+    stage's)."""
+    bbox_head = cfg.model.roi_head.bbox_head
+    if isinstance(bbox_head, (list, tuple)):
+        bbox_head = bbox_head[-1]
+    return int(bbox_head.num_classes)
 
 
 def image_size(img_size: Union[int, Sequence[int]]) -> Tuple[int, int]:

@@ -46,3 +46,18 @@ def test_demo_batches_at_coco_shape_with_varying_object_counts():
     assert builders.image_size(64) == (64, 64)
     with pytest.raises(ValueError, match='height, width'):
         builders.image_size([1, 2, 3])
+
+
+def test_num_classes_of_a_cascade():
+    from mmengine.config import Config
+    cfg = Config(
+        dict(
+            model=dict(
+                roi_head=dict(bbox_head=[
+                    dict(num_classes=4),
+                    dict(num_classes=4),
+                    dict(num_classes=7)
+                ]))))
+    assert builders.num_classes_of(cfg) == 7
+    cfg.model.roi_head.bbox_head = dict(num_classes=3)
+    assert builders.num_classes_of(cfg) == 3
