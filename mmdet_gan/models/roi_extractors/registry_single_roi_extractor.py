@@ -44,8 +44,10 @@ class RegistrySingleRoIExtractor(SingleRoIExtractor):
     def forward(self,
                 feats: Tuple[Tensor],
                 rois: Tensor,
-                roi_scale_factor: Optional[float] = None) -> Tensor:
-        """Pools each RoI from the level its scale maps to.
+                roi_scale_factor: Optional[float] = None,
+                target_lvls: Optional[Tensor] = None) -> Tensor:
+        """Pools each RoI from the level its scale maps to (or from
+        ``target_lvls``).
 
         With :class:`~mmdet_gan.ops.PrRoIPool` layers the RoIs are not
         rounded to the features' dtype: under autocast they stay float32
@@ -58,6 +60,10 @@ class RegistrySingleRoIExtractor(SingleRoIExtractor):
                 image coordinates.
             roi_scale_factor (float, optional): Scale the RoIs about their
                 centres after mapping them to levels. Defaults to None.
+            target_lvls (Tensor, optional): (K, ) level index of each RoI,
+                instead of the one its scale maps to (e.g. a predicted box
+                pooled at its ground-truth box's level); Precise RoI
+                Pooling layers only. Defaults to None.
 
         Returns:
             Tensor: (K, C, PH, PW) RoI features; with Precise RoI Pooling
@@ -65,12 +71,19 @@ class RegistrySingleRoIExtractor(SingleRoIExtractor):
             float16/bfloat16 features).
         """
         if not all(isinstance(layer, PrRoIPool) for layer in self.roi_layers):
+            if target_lvls is not None:
+                raise ValueError('target_lvls needs PrRoIPool layers (got '
+                                 f'{type(self.roi_layers[0]).__name__})')
             return super().forward(feats, rois, roi_scale_factor)
         rois = rois.to(prroi_pool_dtype(feats[0]))
         num_levels = len(feats)
         roi_feats = rois.new_zeros(
             rois.size(0), self.out_channels, *self.roi_layers[0].output_size)
-        target_lvls = self.map_roi_levels(rois, num_levels)
+        if target_lvls is None:
+            target_lvls = self.map_roi_levels(rois, num_levels)
+        elif target_lvls.shape != rois.shape[:1]:
+            raise ValueError(f'target_lvls must be ({rois.size(0)}, ), got '
+                             f'{tuple(target_lvls.shape)}')
         if roi_scale_factor is not None:
             rois = self.roi_rescale(rois, roi_scale_factor)
         for i in range(num_levels):

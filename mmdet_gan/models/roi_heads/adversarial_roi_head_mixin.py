@@ -83,6 +83,14 @@ class AdversarialHeadMixin:
             predictions start from the GT itself, so they are near-perfect
             fakes that a box discriminator cannot tell from the real ones.
             Defaults to False (the reference feeds every positive).
+        adv_box_level (str): FPN level of each fake box with a single-level
+            ``adv_box_roi_extractor`` (``RegistrySingleRoIExtractor``):
+            ``'own'`` (default), the level its own scale maps to, or
+            ``'gt'``, its GT box's level, so a predicted box and its GT box
+            that straddle a level boundary are compared at one level (the
+            multi-level max extractor pools every level anyway). On the
+            demo and nuclei data every GT box maps to P2 (all are below
+            112 px), so there the two are the same.
         **kwargs: Arguments of the stock RoI head.
     """
 
@@ -92,8 +100,13 @@ class AdversarialHeadMixin:
                  adv_mask_roi_extractor: OptConfigType = None,
                  num_adv_samples: Optional[int] = None,
                  adv_exclude_gt_proposals: bool = False,
+                 adv_box_level: str = 'own',
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if adv_box_level not in ('own', 'gt'):
+            raise ValueError(
+                f"adv_box_level must be 'own' or 'gt', got {adv_box_level!r}")
+        self.adv_box_level = adv_box_level
         if num_adv_samples is not None and num_adv_samples < 1:
             raise ValueError(
                 f'num_adv_samples must be None (all positives) or >= 1, got '
@@ -105,6 +118,13 @@ class AdversarialHeadMixin:
             adv_box_roi_extractor) if adv_box_roi_extractor else None
         self.adv_mask_roi_extractor = MODELS.build(
             adv_mask_roi_extractor) if adv_mask_roi_extractor else None
+        if adv_box_level == 'gt' and self.adv_box_roi_extractor is not None \
+                and not hasattr(self.adv_box_roi_extractor, 'map_roi_levels'):
+            raise ValueError(
+                "adv_box_level='gt' needs a single-level adv_box_roi_extractor"
+                " (type='RegistrySingleRoIExtractor'); "
+                f'{type(self.adv_box_roi_extractor).__name__} has no level '
+                'mapping')
         if self.adv_mask_roi_extractor is not None and not self.with_mask:
             raise ValueError('adv_mask_roi_extractor needs a mask head: set '
                              'roi_head.mask_head or remove '
@@ -235,9 +255,13 @@ class AdversarialHeadMixin:
                 self._adv_samples.img_shapes)
             keep = self._adv_sample_inds(sampling_results, pred_boxes.device)
             with profile_range(POOL_BOX):
-                real, fake = pool_real_fake(self.adv_box_roi_extractor, x,
-                                            img_inds[keep], gt_boxes[keep],
-                                            pred_boxes[keep])
+                real, fake = pool_real_fake(
+                    self.adv_box_roi_extractor,
+                    x,
+                    img_inds[keep],
+                    gt_boxes[keep],
+                    pred_boxes[keep],
+                    fake_at_real_level=self.adv_box_level == 'gt')
         self._adv_samples.add('box', AdversarialPair(real, fake, weight,
                                                      stage))
 

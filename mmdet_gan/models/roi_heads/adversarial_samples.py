@@ -173,9 +173,12 @@ def decode_positive_boxes(
     return torch.cat(img_inds), pred_boxes, gt_boxes
 
 
-def pool_real_fake(extractor: nn.Module, x: Tuple[Tensor], img_inds: Tensor,
+def pool_real_fake(extractor: nn.Module,
+                   x: Tuple[Tensor],
+                   img_inds: Tensor,
                    real_boxes: Tensor,
-                   fake_boxes: Tensor) -> Tuple[Tensor, Tensor]:
+                   fake_boxes: Tensor,
+                   fake_at_real_level: bool = False) -> Tuple[Tensor, Tensor]:
     """Pool real and fake boxes from detached features.
 
     The real (GT) boxes need no gradient: they are pooled under
@@ -189,6 +192,11 @@ def pool_real_fake(extractor: nn.Module, x: Tuple[Tensor], img_inds: Tensor,
         real_boxes (Tensor): (n, 4) boxes as (x1, y1, x2, y2).
         fake_boxes (Tensor): (n, 4) boxes as (x1, y1, x2, y2); both are
             pooled in float32 (float64 if either is float64).
+        fake_at_real_level (bool): Pool each fake box from the level its
+            real box maps to (an extractor with ``map_roi_levels`` and a
+            ``target_lvls`` argument, e.g. ``RegistrySingleRoIExtractor``),
+            so a pair that straddles a level boundary is compared at one
+            level.
 
     Returns:
         tuple[Tensor, Tensor]: real and fake features, each (n, C, S, S).
@@ -198,10 +206,15 @@ def pool_real_fake(extractor: nn.Module, x: Tuple[Tensor], img_inds: Tensor,
     dtype = torch.promote_types(
         torch.promote_types(real_boxes.dtype, fake_boxes.dtype), torch.float32)
     inds = img_inds.to(dtype)[:, None]
-    with torch.no_grad():
-        real = extractor(feats, torch.cat([inds, real_boxes.to(dtype)], dim=1))
+    real_rois = torch.cat([inds, real_boxes.to(dtype)], dim=1)
     fake_rois = torch.cat([inds, fake_boxes.to(dtype)], dim=1)
-    fake = extractor(feats, fake_rois)
+    level_kwargs = {}
+    if fake_at_real_level:
+        level_kwargs = dict(
+            target_lvls=extractor.map_roi_levels(real_rois, len(feats)))
+    with torch.no_grad():
+        real = extractor(feats, real_rois, **level_kwargs)
+    fake = extractor(feats, fake_rois, **level_kwargs)
     if fake_rois.size(0) == 0:
         # Extractors return an empty tensor cut from the graph for no
         # RoIs (mmdet's SingleRoIExtractor does); keep the generator's

@@ -500,3 +500,24 @@ def test_spectral_norm_discriminators():
     losses = model.loss(*preprocessed(model))
     assert torch.isfinite(losses['loss_adv_g_box'])
     assert torch.isfinite(losses['loss_adv_g_mask'])
+
+
+def test_box_level_option_reaches_the_pooling():
+    from unittest import mock
+
+    from mmdet_gan.models.roi_heads import adversarial_roi_head_mixin as mixin
+    cfg = gan_config()
+    cfg.model.roi_head.adv_box_level = 'gt'
+    model = MODELS.build(cfg.model)
+    with mock.patch.object(
+            mixin, 'pool_real_fake', wraps=mixin.pool_real_fake) as spy:
+        model.loss(*preprocessed(model))
+    assert spy.call_args.kwargs['fake_at_real_level'] is True
+    cfg.model.roi_head.adv_box_level = 'nearest'
+    with pytest.raises(ValueError, match='adv_box_level'):
+        MODELS.build(cfg.model)
+    cfg.model.roi_head.adv_box_level = 'gt'
+    cfg.model.roi_head.adv_box_roi_extractor.type = \
+        'MultiLevelMaxRoIExtractor'
+    with pytest.raises(ValueError, match='single-level'):
+        MODELS.build(cfg.model)

@@ -273,3 +273,39 @@ def test_in_standard_roi_head_of_mask_rcnn():
     sum(losses[name]
         for name in ('loss_cls', 'loss_bbox', 'loss_mask')).backward()
     assert all(f.grad is not None for f in feats)
+
+
+def test_single_extractor_pools_at_given_levels():
+    extractor = MODELS.build(extractor_cfg('RegistrySingleRoIExtractor'))
+    rois, _ = hand_rois()
+    forced = [0] * len(rois)
+    out = extractor(
+        linear_feats(),
+        rois,
+        target_lvls=torch.zeros(len(rois), dtype=torch.long))
+    torch.testing.assert_close(
+        out.double(), linear_pooled(rois, forced), rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match='target_lvls must be'):
+        extractor(linear_feats(), rois, target_lvls=torch.zeros(2).long())
+
+
+def test_fake_box_pooled_at_its_gt_level():
+    """A GT box of 111 px maps to P2, its prediction of 113 px to P3: with
+    ``fake_at_real_level`` both are pooled from P2 (the hundreds of
+    ``linear_feats`` say the level)."""
+    from mmdet_gan.models.roi_heads.adversarial_samples import pool_real_fake
+    extractor = MODELS.build(extractor_cfg('RegistrySingleRoIExtractor'))
+    feats = linear_feats()
+    inds = torch.tensor([1])
+    real = torch.tensor([[100., 50., 211., 161.]])
+    fake = torch.tensor([[100., 50., 213., 163.]], requires_grad=True)
+    fake_rois = torch.cat([inds.float()[:, None], fake.detach()], dim=1)
+    _, own = pool_real_fake(extractor, feats, inds, real, fake)
+    torch.testing.assert_close(
+        own.double(), linear_pooled(fake_rois, [1]), rtol=1e-5, atol=1e-4)
+    _, at_gt = pool_real_fake(
+        extractor, feats, inds, real, fake, fake_at_real_level=True)
+    torch.testing.assert_close(
+        at_gt.double(), linear_pooled(fake_rois, [0]), rtol=1e-5, atol=1e-4)
+    at_gt.sum().backward()  # still differentiable w.r.t. the coordinates
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
