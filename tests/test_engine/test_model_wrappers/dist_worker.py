@@ -22,7 +22,7 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 import mmdet_gan  # noqa: F401
-from mmdet_gan.models.detectors import gan_mask_rcnn
+from mmdet_gan.models.game import adversarial_game
 
 #: (step, rank) whose batch has no ground truth.
 NO_GT = (1, 1)
@@ -39,7 +39,7 @@ def flat(grads):
 
 
 class ReductionRecorder:
-    """Wraps ``all_reduce_grads`` as the detector calls it: compares each
+    """Wraps ``all_reduce_grads`` as the game calls it: compares each
     player's reduced gradients with the mean of the ranks' own ones."""
 
     def __init__(self, model, reduce):
@@ -113,8 +113,8 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
     assert not hasattr(wrapped, 'reducer')
     broadcasts.clear()
     optim_wrapper = build_optim_wrapper(wrapped, cfg.optim_wrapper)
-    recorder = ReductionRecorder(model, gan_mask_rcnn.all_reduce_grads)
-    gan_mask_rcnn.all_reduce_grads = recorder
+    recorder = ReductionRecorder(model, adversarial_game.all_reduce_grads)
+    adversarial_game.all_reduce_grads = recorder
     torch.save(params_of(model), os.path.join(out_dir, f'init{rank}.pth'))
     for step in range(num_steps):
         MessageHub.get_current_instance().update_info('iter', step)
