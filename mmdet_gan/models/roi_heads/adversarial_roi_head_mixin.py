@@ -2,6 +2,7 @@
 that override a head's smallest training methods (``bbox_loss``,
 ``mask_loss``) with ``super()`` and add what the discriminators judge."""
 import contextlib
+import contextvars
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,6 +19,13 @@ from mmdet_gan.utils.profiling import (ADV_BOX_INPUTS, ADV_MASK_INPUTS,
 from .adversarial_samples import (AdversarialPair, AdversarialSamples,
                                   decode_positive_boxes, pool_real_fake,
                                   resize_masks)
+
+#: ``(head, samples)`` while a head's training forward collects adversarial
+#: samples (:meth:`AdversarialHeadMixin.collecting_adv_samples`), else None.
+#: The samples travel here, scoped to the ``with`` block and to the calling
+#: thread, not as state of the head nor in the loss dict.
+_COLLECTING: contextvars.ContextVar = contextvars.ContextVar(
+    'mmdet_gan_adversarial_samples', default=None)
 
 
 @contextlib.contextmanager
@@ -113,7 +121,6 @@ class AdversarialHeadMixin:
                 f'{num_adv_samples}')
         self.num_adv_samples = num_adv_samples
         self.adv_exclude_gt_proposals = adv_exclude_gt_proposals
-        self._adv_samples: Optional[AdversarialSamples] = None
         self.adv_box_roi_extractor = MODELS.build(
             adv_box_roi_extractor) if adv_box_roi_extractor else None
         self.adv_mask_roi_extractor = MODELS.build(
@@ -158,8 +165,9 @@ class AdversarialHeadMixin:
         run in the block.
 
         MMDetection's loss loops call ``bbox_loss`` / ``mask_loss`` with
-        fixed signatures, so the samples object they fill is reachable from
-        the head for the block only (and the detector's own ``loss``, e.g.
+        fixed signatures, so the samples object they fill reaches them
+        through a context variable set for the block (the head stores
+        nothing, and the detector's own ``loss``, e.g.
         ``TwoStageDetector.loss``, runs unchanged inside it).
 
         Args:
@@ -168,14 +176,14 @@ class AdversarialHeadMixin:
         Yields:
             AdversarialSamples: filled when the block ends.
         """
-        if self._adv_samples is not None:
+        if _COLLECTING.get() is not None:
             raise RuntimeError('collecting_adv_samples does not nest')
         samples = AdversarialSamples([tuple(s[:2]) for s in img_shapes])
-        self._adv_samples = samples
+        token = _COLLECTING.set((self, samples))
         try:
             yield samples
         finally:
-            self._adv_samples = None
+            _COLLECTING.reset(token)
 
     def loss_and_adv_samples(
             self, x: Tuple[Tensor], rpn_results_list: InstanceList,
@@ -192,6 +200,13 @@ class AdversarialHeadMixin:
         ]) as samples:
             losses = self.loss(x, rpn_results_list, batch_data_samples)
         return losses, samples
+
+    @property
+    def _adv_samples(self) -> Optional[AdversarialSamples]:
+        """The samples this head is collecting now, else None."""
+        active = _COLLECTING.get()
+        return active[1] if active is not None and active[0] is self \
+            else None
 
     @property
     def collecting(self) -> bool:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mmdet_gan.models.roi_heads.adversarial_samples import resize_masks
@@ -27,3 +28,55 @@ def test_resize_masks_to_the_discriminator_size():
     # coarse masks on a batch without positives)
     empty = torch.zeros(0, 7, 7, requires_grad=True)
     assert resize_masks(empty, (28, 28)).requires_grad
+
+
+def test_samples_are_returned_not_stored_on_the_head():
+    """``loss_and_adv_samples`` returns the stock losses and the samples as
+    two values; the head's attributes are the same before, during and after
+    the call, and a plain ``loss`` collects nothing."""
+    import os.path as osp
+
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+    from mmengine.config import Config
+
+    from mmdet_gan.models.roi_heads import AdversarialSamples
+    root = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    cfg = Config.fromfile(
+        osp.join(root, 'configs', 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_demo.py'))
+    model = MODELS.build(cfg.model)
+    head = model.roi_head
+    data = model.data_preprocessor(
+        demo_mm_inputs(
+            2, [[3, 128, 128]] * 2,
+            num_items=[3, 2],
+            num_classes=4,
+            with_mask=True), True)
+    x = model.extract_feat(data['inputs'])
+    proposals = model.rpn_head.predict(x, data['data_samples'])
+    seen = []
+    add_box_samples = head.add_box_samples
+
+    def spy(*args, **kwargs):
+        seen.append(dict(vars(head)))
+        return add_box_samples(*args, **kwargs)
+
+    head.add_box_samples = spy
+    before = dict(vars(head))
+    losses, samples = head.loss_and_adv_samples(x,
+                                                [p.clone() for p in proposals],
+                                                data['data_samples'])
+    assert len(seen) == 1 and seen[0].keys() == before.keys()
+    assert all(seen[0][k] is v for k, v in before.items())
+    del head.add_box_samples
+    assert isinstance(samples, AdversarialSamples)
+    assert samples['box'][0].fake.shape[1:] == (128, 28, 28)
+    assert samples['mask'][0].real.shape[1:] == (128, 28, 28)
+    assert samples.img_shapes == [(128, 128), (128, 128)]
+    assert set(losses) == {'loss_cls', 'acc', 'loss_bbox', 'loss_mask'}
+    # outside the block the head is the stock one
+    assert not head.collecting
+    head.add_box_samples = lambda *a, **k: pytest.fail('collected')
+    head.loss(x, [p.clone() for p in proposals], data['data_samples'])
