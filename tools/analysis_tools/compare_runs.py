@@ -9,6 +9,14 @@ Usage:
         --gan configs/gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py \
         --seeds 0 1 2 --work-dir work_dirs/compare
 
+Any baseline / GAN pair of configs works the same way, e.g. the other
+detectors' demo configs::
+
+    python tools/analysis_tools/compare_runs.py \
+        --base configs/cascade_rcnn/cascade_mask_rcnn_r18_fpn_demo.py \
+        --gan configs/gan_cascade_rcnn/gan_cascade_mask_rcnn_r18_fpn_demo.py \
+        --seeds 0 1 2 --work-dir work_dirs/compare_cascade_demo
+
 Each run is ``tools/train.py`` in a subprocess on a small wrapper config that
 inherits the given one, sets ``randomness.seed`` and adds
 ``BoundaryIoUMetric`` to the evaluators. Runs whose final metrics already
