@@ -3,7 +3,10 @@
 # the reference adversarial branch. Only the model and the optim wrapper
 # change (and the GAN runtime hooks). The mask discriminator judges the mask
 # head's prediction; the MaskIoU head trains as in the stock model.
-_base_ = 'mmdet::ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::ms_rcnn/ms-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/gan_runtime_hooks.py'
+]
 
 model = dict(
     type='GANMaskScoringRCNN',
@@ -55,17 +58,8 @@ optim_wrapper = dict(
         lr_factor=0.2,
         paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.)))
 
-# The GAN runtime (as configs/_base_/gan_default_runtime.py, written out:
-# MMEngine refuses a key defined in two bases, and the stock config above
-# brings MMDetection's default runtime).
-custom_imports = dict(imports=['mmdet_gan'], allow_failed_imports=False)
-model_wrapper_cfg = dict(type='GANDistributedDataParallel')
+# The GAN runtime keys come from ../_base_/gan_runtime_hooks.py; the
+# atomic checkpoint writes are set here (MMDetection's config above brings
+# its default_hooks, and MMEngine refuses a key defined in two bases).
 default_hooks = dict(
     checkpoint=dict(backend_args=dict(backend='atomic_local')))
-custom_hooks = [
-    dict(type='RNGStateHook'),
-    dict(type='GANTrainCheckHook'),
-    dict(type='DatasetCheckHook'),
-    dict(type='CheckpointTmpCleanupHook'),
-    dict(type='SafeCheckpointLoadHook'),
-]

@@ -5,7 +5,10 @@
 # discriminator judges the coarse mask (7x7, resized to 28x28 with its
 # target); the point head keeps its point loss (see
 # AdversarialPointRendRoIHead for why).
-_base_ = 'mmdet::point_rend/point-rend_r50-caffe_fpn_ms-1x_coco.py'
+_base_ = [
+    'mmdet::point_rend/point-rend_r50-caffe_fpn_ms-1x_coco.py',
+    '../_base_/gan_runtime_hooks.py'
+]
 
 model = dict(
     type='GANPointRend',
@@ -57,17 +60,8 @@ optim_wrapper = dict(
         lr_factor=0.2,
         paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.)))
 
-# The GAN runtime (as configs/_base_/gan_default_runtime.py, written out:
-# MMEngine refuses a key defined in two bases, and the stock config above
-# brings MMDetection's default runtime).
-custom_imports = dict(imports=['mmdet_gan'], allow_failed_imports=False)
-model_wrapper_cfg = dict(type='GANDistributedDataParallel')
+# The GAN runtime keys come from ../_base_/gan_runtime_hooks.py; the
+# atomic checkpoint writes are set here (MMDetection's config above brings
+# its default_hooks, and MMEngine refuses a key defined in two bases).
 default_hooks = dict(
     checkpoint=dict(backend_args=dict(backend='atomic_local')))
-custom_hooks = [
-    dict(type='RNGStateHook'),
-    dict(type='GANTrainCheckHook'),
-    dict(type='DatasetCheckHook'),
-    dict(type='CheckpointTmpCleanupHook'),
-    dict(type='SafeCheckpointLoadHook'),
-]
