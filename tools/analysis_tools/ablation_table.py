@@ -17,6 +17,7 @@ Usage::
         --out ablation.md
 """
 import argparse
+import functools
 import importlib.util
 import os.path as osp
 import statistics
@@ -31,7 +32,9 @@ COLUMNS = (('segm AP', 'coco/segm_mAP'), ('segm AP75', 'coco/segm_mAP_75'),
            ('boundary AP', 'coco/boundary_AP'))
 
 
+@functools.lru_cache(maxsize=None)
 def _compare_runs():
+    """``compare_runs.py`` (its ``final_metrics``), loaded once."""
     spec = importlib.util.spec_from_file_location(
         'compare_runs', osp.join(HERE, 'compare_runs.py'))
     module = importlib.util.module_from_spec(spec)

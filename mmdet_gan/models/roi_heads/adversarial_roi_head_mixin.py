@@ -280,6 +280,29 @@ class AdversarialHeadMixin:
         self._adv_samples.add('box', AdversarialPair(real, fake, weight,
                                                      stage))
 
+    @staticmethod
+    def judged_mask_targets(mask_results: dict, recorded: List[Tensor],
+                            mask_head: nn.Module,
+                            sampling_results: List[SamplingResult],
+                            batch_gt_instances: InstanceList,
+                            rcnn_train_cfg) -> Tensor:
+        """The mask targets of the stock mask loss, for the real masks:
+        those its results keep (cascades), else those it computed
+        (``recorded`` by :func:`recording_mask_targets`), else, for a head
+        whose loss did not ask for them, computed here.
+
+        Returns:
+            Tensor: (num_pos, S, S) targets.
+        """
+        targets = mask_results.get('mask_targets')
+        if targets is not None:
+            return targets
+        if recorded:
+            return recorded[0]
+        with profile_range(MASK_TARGETS):
+            return mask_head.get_targets(sampling_results, batch_gt_instances,
+                                         rcnn_train_cfg)
+
     def add_mask_samples(self,
                          x: Tuple[Tensor],
                          sampling_results: List[SamplingResult],
@@ -366,14 +389,9 @@ class AdversarialRoIHeadMixin(AdversarialHeadMixin):
         with recording_mask_targets(self.mask_head) as record:
             mask_results = super().mask_loss(x, sampling_results, bbox_feats,
                                              batch_gt_instances)
-        targets = mask_results.get('mask_targets')
-        if targets is None:
-            if record:
-                targets = record[0]
-            else:  # a head whose loss did not ask for them
-                with profile_range(MASK_TARGETS):
-                    targets = self.mask_head.get_targets(
-                        sampling_results, batch_gt_instances, self.train_cfg)
+        targets = self.judged_mask_targets(mask_results, record,
+                                           self.mask_head, sampling_results,
+                                           batch_gt_instances, self.train_cfg)
         self.add_mask_samples(x, sampling_results, mask_results['mask_preds'],
                               targets, self.mask_head.class_agnostic)
         return mask_results
@@ -449,12 +467,10 @@ class AdversarialCascadeRoIHeadMixin(AdversarialHeadMixin):
         if self.collecting and self.with_adv_mask and \
                 stage in self.adv_stages:
             mask_head = self.mask_head[stage]
-            targets = mask_results.get('mask_targets')
-            if targets is None:
-                with profile_range(MASK_TARGETS):
-                    targets = mask_head.get_targets(sampling_results,
-                                                    batch_gt_instances,
-                                                    self.train_cfg[stage])
+            targets = self.judged_mask_targets(mask_results, [], mask_head,
+                                               sampling_results,
+                                               batch_gt_instances,
+                                               self.train_cfg[stage])
             self.add_mask_samples(x, sampling_results,
                                   mask_results['mask_preds'], targets,
                                   mask_head.class_agnostic,
