@@ -20,19 +20,29 @@ Example (2 CPU processes, one thread each, the demo configs)::
 
 It is a measurement tool, not a test: run it alone on a quiet machine, and
 compare ratios, not absolute times, across machines.
+
+A launch that has not finished after ``--timeout`` seconds is stopped (its
+whole process group) and reported with the role and what its processes
+printed; each process dumps the Python stacks of its threads to that output
+shortly before (``faulthandler``), so a hung collective shows where it hangs.
+The processes' collectives also give up after ``--timeout`` seconds (the
+process group's timeout) instead of gloo's 30 minutes.
 """
 import argparse
+import datetime
+import faulthandler
 import json
 import os
 import os.path as osp
 import resource
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_GAN_CONFIG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
@@ -67,6 +77,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--threads', type=int, default=1, help='threads per process')
     parser.add_argument('--target', type=float, default=1.05)
+    parser.add_argument(
+        '--timeout',
+        type=float,
+        default=3600.,
+        help='seconds a launch (one role: start-up, warm-up and timed '
+        'iterations) may take before it is stopped and reported as hung')
     parser.add_argument('--json', help='also write the results here')
     # internal: run one role's worker (under torch.distributed.run)
     parser.add_argument('--worker', choices=ROLES, help=argparse.SUPPRESS)
@@ -78,6 +94,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error(f'--{name.replace("_", "-")} must be >= 1')
     if args.warmup < 0 or args.num_gts < 0:
         parser.error('--warmup and --num-gts must be >= 0')
+    if args.timeout <= 0:
+        parser.error('--timeout must be > 0 (seconds)')
     for name in ('gan_config', 'base_config'):
         if not osp.isfile(getattr(args, name)):
             parser.error(f'--{name.replace("_", "-")}: no such file '
@@ -97,7 +115,12 @@ def worker(args: argparse.Namespace) -> None:
     from mmdet_gan.benchmark import builders
 
     torch.set_num_threads(args.threads)
-    dist.init_process_group('gloo')
+    # the Python stacks of every thread, into the output the launcher
+    # reports, shortly before it stops a launch that overran --timeout
+    faulthandler.dump_traceback_later(
+        max(args.timeout - min(30., args.timeout / 10), 1.), exit=False)
+    dist.init_process_group(
+        'gloo', timeout=datetime.timedelta(seconds=args.timeout))
     rank, world = dist.get_rank(), dist.get_world_size()
     register_all_modules()
     config = args.gan_config if args.worker == 'gan' else args.base_config
@@ -132,6 +155,52 @@ def worker(args: argparse.Namespace) -> None:
                     world_size=world,
                     wrapper=wrapper_cfg['type']), f)
     dist.destroy_process_group()
+    faulthandler.cancel_dump_traceback_later()
+
+
+class LaunchTimeout(RuntimeError):
+    """A role's launch did not finish within ``--timeout``."""
+
+
+def run_process_group(cmd: List[str], env: dict, timeout: float,
+                      role: str) -> Tuple[str, str]:
+    """Run ``cmd`` in a session of its own and return its output.
+
+    Args:
+        cmd (list[str]): the command (``torch.distributed.run ...``).
+        env (dict): its environment.
+        timeout (float): seconds it may take; then it is stopped with every
+            process of its group (the workers too, not only the launcher).
+        role (str): named in the errors.
+
+    Returns:
+        tuple[str, str]: its stdout and stderr.
+
+    Raises:
+        LaunchTimeout: it overran ``timeout`` (the message has the end of
+            what it printed: the workers' stacks, see ``worker``).
+        RuntimeError: it exited with a non-zero status.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        raise LaunchTimeout(
+            f'{role} workers did not finish within --timeout {timeout:g} s '
+            'and were stopped; their output (Python stacks included):\n'
+            f'{stdout[-4000:]}\n{stderr[-12000:]}') from None
+    if proc.returncode != 0:
+        raise RuntimeError(f'{role} workers failed (rc {proc.returncode}):\n' +
+                           stderr[-4000:])
+    return stdout, stderr
 
 
 def free_port() -> int:
@@ -154,17 +223,15 @@ def launch(role: str, args: argparse.Namespace, out: str) -> dict:
         str(args.batch_size), '--img-size',
         str(args.img_size), '--num-gts',
         str(args.num_gts), '--threads',
-        str(args.threads)
+        str(args.threads), '--timeout',
+        str(args.timeout)
     ]
     env = dict(
         os.environ,
         OMP_NUM_THREADS=str(args.threads),
         PYTHONPATH=os.pathsep.join(
             filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f'{role} workers failed (rc {proc.returncode}):\n' +
-                           proc.stderr[-4000:])
+    stdout, stderr = run_process_group(cmd, env, args.timeout, role)
     with open(out) as f:
         return json.load(f)
 
