@@ -4,6 +4,7 @@ They mirror MMDetection's tools, plus what a GAN model and a CPU-only
 machine need: automatic mixed precision per player of an
 ``OptimWrapperDict`` and distributed runs over gloo when CUDA is absent.
 """
+import datetime
 import os
 import os.path as osp
 from typing import Optional
@@ -71,7 +72,11 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
     dist_cfg['backend'] = 'gloo'
     if launcher == 'pytorch' and not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend='gloo')
+        kwargs = {}
+        if dist_cfg.get('timeout') is not None:
+            kwargs['timeout'] = datetime.timedelta(
+                seconds=dist_cfg['timeout'])
+        torch_dist.init_process_group(backend='gloo', **kwargs)
     wrapper_cfg = cfg.get('model_wrapper_cfg', None)
     if wrapper_cfg is None:
         cfg.model_wrapper_cfg = dict(

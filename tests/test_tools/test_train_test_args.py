@@ -110,3 +110,26 @@ def test_launcher_on_cpu_uses_gloo_and_no_device_ids(monkeypatch):
     cfg = train_cfg(BASE_CFG)
     setup_cpu_distributed(cfg, 'none')
     assert 'model_wrapper_cfg' not in cfg
+
+
+def test_pytorch_launcher_on_cpu_keeps_the_configured_timeout(monkeypatch):
+    """``--launcher pytorch`` on CPU initialises gloo itself: with the
+    collectives' timeout of ``env_cfg.dist_cfg.timeout`` (seconds) where the
+    config sets one, torch's default otherwise."""
+    import datetime
+
+    from mmdet_gan.utils import launch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(launch.torch_dist, 'is_initialized', lambda: False)
+    calls = []
+    monkeypatch.setattr(launch.torch_dist, 'init_process_group',
+                        lambda **kwargs: calls.append(kwargs))
+    cfg = train_cfg(GAN_CFG)
+    cfg.env_cfg.dist_cfg = dict(backend='nccl', timeout=240)
+    launch.setup_cpu_distributed(cfg, 'pytorch')
+    assert calls == [
+        dict(backend='gloo', timeout=datetime.timedelta(seconds=240))
+    ]
+    cfg = train_cfg(GAN_CFG)
+    launch.setup_cpu_distributed(cfg, 'pytorch')
+    assert calls[1] == dict(backend='gloo')

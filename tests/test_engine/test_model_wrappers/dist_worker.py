@@ -8,6 +8,8 @@ computed (before the all-reduce, a missing one as zeros) are exchanged
 with the other rank's (``all_gather``, not the reduction under test) and
 compared with what the reduction left in ``param.grad``; the summary goes to
 ``grads{rank}.json``."""
+import datetime
+import faulthandler
 import json
 import os
 import sys
@@ -26,6 +28,10 @@ from mmdet_gan.models.game import adversarial_game
 
 #: (step, rank) whose batch has no ground truth.
 NO_GT = (1, 1)
+#: Seconds after which a rank prints its threads' Python stacks and exits,
+#: and a collective gives up: a hang fails the test with where it hangs,
+#: well inside the test's own subprocess timeout (the steps take ~20 s).
+HANG_TIMEOUT_S = 240
 
 
 def params_of(model):
@@ -81,7 +87,9 @@ class ReductionRecorder:
 
 
 def main(config: str, out_dir: str, num_steps: int) -> None:
-    dist.init_process_group('gloo')
+    faulthandler.dump_traceback_later(HANG_TIMEOUT_S, exit=True)
+    dist.init_process_group(
+        'gloo', timeout=datetime.timedelta(seconds=HANG_TIMEOUT_S))
     rank = dist.get_rank()
     register_all_modules()
     # a different initialisation on each rank: the wrapper must broadcast
@@ -137,6 +145,7 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
     with open(os.path.join(out_dir, f'grads{rank}.json'), 'w') as f:
         json.dump(dict(no_gt=list(NO_GT), records=recorder.records), f)
     dist.destroy_process_group()
+    faulthandler.cancel_dump_traceback_later()
 
 
 if __name__ == '__main__':
