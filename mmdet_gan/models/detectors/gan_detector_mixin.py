@@ -7,6 +7,7 @@ from typing import Dict, Iterator, Optional, Tuple, Union
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
+from mmengine.model import ModuleDict
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
@@ -24,8 +25,9 @@ class GANDetectorMixin:
 
     The detector stays the stock one, with an adversarial RoI head
     (:class:`~mmdet_gan.models.roi_heads.AdversarialHeadMixin`); the
-    discriminators live in ``self.discriminator`` (an ``nn.ModuleDict``
-    keyed ``box`` / ``mask``) and are used in training only: ``predict`` is
+    discriminators live in ``self.discriminator`` (MMEngine's ``ModuleDict``
+    keyed ``box`` / ``mask``, so that the detector's ``init_weights``
+    reaches their ``init_cfg``) and are used in training only: ``predict`` is
     the stock detector's, and the state dict without the
     ``discriminator.`` keys is a stock one. :meth:`train_step` is the
     game's (:class:`~mmdet_gan.models.game.AdversarialGame`); it expects an
@@ -59,7 +61,11 @@ class GANDetectorMixin:
         discriminator = dict(discriminator or {})
         loss_adv = dict(loss_adv or {})
         self._check_branches(discriminator, loss_adv)
-        self.discriminator = nn.ModuleDict({
+        # MMEngine's ModuleDict, not torch's: BaseModule.init_weights only
+        # descends into children that have init_weights, so with torch's the
+        # runner's model.init_weights() never applied the discriminators'
+        # init_cfg (their DCGAN initialisation)
+        self.discriminator = ModuleDict({
             branch:
             MODELS.build(self._discriminator_cfg(branch, cfg))
             for branch, cfg in discriminator.items() if cfg is not None

@@ -434,6 +434,21 @@ class TestGANDetectors(TestCase):
             self.assertTrue(torch.isfinite(param).all(), param_name)
 
     @parameterized.expand(NAMES)
+    def test_detector_init_weights_gives_the_discriminators_their_init(
+            self, name):
+        """The runner initialises the whole model with ``init_weights``; it
+        must reach the discriminators' ``init_cfg`` (DCGAN: BatchNorm
+        weights N(1, 0.02)), not leave their BatchNorm weights at 1."""
+        model, _ = build_gan(name)
+        for branch, disc in model.discriminator.items():
+            norms = [m.norm for m in disc.convs if m.with_norm]
+            self.assertTrue(norms, branch)
+            for norm in norms:
+                self.assertAlmostEqual(
+                    norm.weight.mean().item(), 1.0, delta=0.02)
+                self.assertGreater(norm.weight.std().item(), 0.005, branch)
+
+    @parameterized.expand(NAMES)
     def test_predict_is_the_stock_detectors(self, name):
         model, _ = build_gan(name)
         stock = build_stock(name)
