@@ -160,13 +160,19 @@ def params_of(module: torch.nn.Module) -> dict:
     return {n: p.detach().clone() for n, p in module.named_parameters()}
 
 
-def check_amp_train_step(amp_players: Sequence[str], device_type: str,
-                         amp_dtype: torch.dtype, amp_wrapper: Callable,
-                         kernels: Callable) -> None:
+def check_amp_train_step(amp_players: Sequence[str],
+                         device_type: str,
+                         amp_dtype: torch.dtype,
+                         amp_wrapper: Callable,
+                         kernels: Callable,
+                         order: str = 'generator_first') -> None:
     """One ``train_step`` with ``amp_players`` under autocast: finite
     losses, both players stepped, float32 RoIs into Precise RoI Pooling,
-    and each discriminator's first conv run in its compute dtype."""
+    and each discriminator's first conv run in its compute dtype, in every
+    forward (also the one for the generator's adversarial loss, which
+    ``discriminator_first`` runs apart from the discriminator's step)."""
     model = build_gan_mask_rcnn(device_type)
+    model.game.order = order
     wrappers = optim_wrappers(model, amp_players, amp_wrapper)
     convs = []
 
@@ -211,10 +217,12 @@ def check_amp_train_step(amp_players: Sequence[str], device_type: str,
             assert in_dtype == weight_dtype == out_dtype == torch.float32
 
 
+@pytest.mark.parametrize('order', ['generator_first', 'discriminator_first'])
 @pytest.mark.parametrize('amp_players', AMP_PLAYERS, ids=AMP_IDS)
-def test_train_step_cpu_bfloat16(amp_players):
+def test_train_step_cpu_bfloat16(amp_players, order):
     check_amp_train_step(amp_players, 'cpu', torch.bfloat16,
-                         CPUAutocastOptimWrapper, mmcv_cpu_kernels_in_float32)
+                         CPUAutocastOptimWrapper, mmcv_cpu_kernels_in_float32,
+                         order)
 
 
 @pytest.mark.cuda

@@ -61,8 +61,10 @@ class AdversarialGame:
         disc_start_iter (int): First iteration with discriminator steps.
         adv_start_iter (int): First iteration in which the adversarial terms
             enter the generator loss.
-        adv_warmup_iters (int): Their weight then ramps linearly from 0 to
-            1 over this many iterations (0 = no ramp).
+        adv_warmup_iters (int): Their weight then ramps linearly up to 1
+            over this many iterations: ``k / adv_warmup_iters`` in the
+            ``k``-th iteration from ``adv_start_iter`` on (k = 1, 2, ...;
+            0 = no ramp).
         real_fake_batch (str): ``'separate'`` (reference) runs each
             discriminator on the real and on the fake samples as two
             batches; ``'joint'`` runs it once on both concatenated, so its
@@ -260,7 +262,9 @@ class AdversarialGame:
                     disc_log_vars = self._discriminator_steps(
                         model, samples, disc_wrapper, cur_iter, disc_steps)
                     disc_steps = 0
-                with gen_wrapper.optim_context(model):
+                # the discriminators compute in their own precision (their
+                # wrapper's autocast), as in the shared forward
+                with disc_wrapper.optim_context(model.discriminator):
                     losses.update(
                         model.generator_adversarial_losses(samples, weight))
                 gen_loss, gen_log_vars = model.parse_losses(losses)

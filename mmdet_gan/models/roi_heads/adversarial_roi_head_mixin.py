@@ -39,13 +39,16 @@ def recording_mask_targets(mask_head: nn.Module) -> Iterator[List[Tensor]]:
     again (CPU polygon rasterisation, the expensive part on COCO) would
     double their cost. The head's own ``get_targets`` runs unchanged (in a
     ``mask_targets`` profiler range); the instance attribute that wraps it
-    is removed at the end of the block.
+    is removed at the end of the block (an instance attribute that was
+    there before, e.g. a test's patch, is put back).
 
     Yields:
         list[Tensor]: the targets of each call, (num_pos, S, S) each.
     """
     record: List[Tensor] = []
     get_targets = mask_head.get_targets
+    missing = object()
+    own = vars(mask_head).get('get_targets', missing)
 
     def recorded(*args, **kwargs):
         with profile_range(MASK_TARGETS):
@@ -57,7 +60,10 @@ def recording_mask_targets(mask_head: nn.Module) -> Iterator[List[Tensor]]:
     try:
         yield record
     finally:
-        del mask_head.get_targets
+        if own is missing:
+            del mask_head.get_targets
+        else:
+            mask_head.get_targets = own
 
 
 class AdversarialHeadMixin:
@@ -402,7 +408,8 @@ class AdversarialCascadeRoIHeadMixin(AdversarialHeadMixin):
     ``HybridTaskCascadeRoIHead``): their ``bbox_loss(stage, x,
     sampling_results, ...)`` and ``mask_loss(stage, x, sampling_results,
     batch_gt_instances, ...)`` add the samples of the stages in
-    ``adv_stages``, each pair weighted by the stage's loss weight.
+    ``adv_stages``, each pair weighted by its stage's ``adv_stage_weights``
+    (the stage loss weights for ``'all'`` and lists, 1 for ``'last'``).
 
     Args:
         adv_stages (str | list[int]): Stages whose predictions the

@@ -80,3 +80,32 @@ def test_samples_are_returned_not_stored_on_the_head():
     assert not head.collecting
     head.add_box_samples = lambda *a, **k: pytest.fail('collected')
     head.loss(x, [p.clone() for p in proposals], data['data_samples'])
+
+
+def test_recording_mask_targets_records_and_restores_the_head():
+    """The targets of each get_targets call are recorded; afterwards the
+    head has exactly the get_targets it had before: the class's method, or
+    an instance attribute that was already there (e.g. a test's patch)."""
+    from mmdet_gan.models.roi_heads.adversarial_roi_head_mixin import \
+        recording_mask_targets
+
+    class Head(torch.nn.Module):
+
+        def get_targets(self, n):
+            return torch.full((n, 2, 2), float(n))
+
+    head = Head()
+    with recording_mask_targets(head) as record:
+        head.get_targets(1)
+        head.get_targets(3)
+    assert [t.shape[0] for t in record] == [1, 3]
+    assert 'get_targets' not in vars(head)
+
+    def patched(n):
+        return torch.zeros(n, 2, 2)
+
+    head.get_targets = patched
+    with recording_mask_targets(head) as record:
+        head.get_targets(2)
+    assert torch.equal(record[0], torch.zeros(2, 2, 2))
+    assert head.get_targets is patched
