@@ -231,7 +231,7 @@ def launch(role: str, args: argparse.Namespace, out: str) -> dict:
         OMP_NUM_THREADS=str(args.threads),
         PYTHONPATH=os.pathsep.join(
             filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
-    stdout, stderr = run_process_group(cmd, env, args.timeout, role)
+    run_process_group(cmd, env, args.timeout, role)
     with open(out) as f:
         return json.load(f)
 
