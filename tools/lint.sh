@@ -10,11 +10,17 @@ echo "[lint] flake8"
 echo "[lint] isort --check-only"
 "$PY" -m isort --check-only --diff .
 echo "[lint] yapf --diff"
-DIFF=$("$PY" -m yapf --diff -r mmdet_gan tests tools configs setup.py)
+# yapf --diff exits 1 when it would reformat: keep going to show the diff.
+RC=0
+DIFF=$("$PY" -m yapf --diff -r mmdet_gan tests tools configs setup.py) || RC=$?
 if [ -n "$DIFF" ]; then
     echo "$DIFF"
     echo "[lint] yapf would reformat the files above: run" \
          "\`python -m yapf -i -r mmdet_gan tests tools configs setup.py\`" >&2
     exit 1
+fi
+if [ "$RC" -ne 0 ]; then
+    echo "[lint] yapf failed (exit $RC)" >&2
+    exit "$RC"
 fi
 echo "[lint] ok"

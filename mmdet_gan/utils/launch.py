@@ -74,8 +74,7 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     if launcher == 'pytorch' and not torch_dist.is_initialized():
         kwargs = {}
         if dist_cfg.get('timeout') is not None:
-            kwargs['timeout'] = datetime.timedelta(
-                seconds=dist_cfg['timeout'])
+            kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
         torch_dist.init_process_group(backend='gloo', **kwargs)
     wrapper_cfg = cfg.get('model_wrapper_cfg', None)
     if wrapper_cfg is None:

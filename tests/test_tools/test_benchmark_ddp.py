@@ -17,7 +17,6 @@ from .tool_loader import load_tool
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_ddp.py')
 
-
 TINY_RUN = [
     '--iters', '2', '--warmup', '0', '--img-size', '64', '--batch-size', '1',
     '--num-gts', '2'
@@ -70,7 +69,8 @@ def test_a_launch_that_overruns_its_timeout_is_stopped_with_its_workers(
     script = (f'sleep 600 & echo $! > {pid_file}; echo worker stack >&2; '
               'wait')
     with pytest.raises(tool.LaunchTimeout) as info:
-        tool.run_process_group(['bash', '-c', script], dict(os.environ),
+        tool.run_process_group(['bash', '-c', script],
+                               dict(os.environ),
                                timeout=3,
                                role='gan')
     message = str(info.value)
@@ -94,13 +94,14 @@ def is_running(pid: int) -> bool:
 
 def test_a_launch_that_fails_is_reported_with_its_output():
     tool = load_tool('analysis_tools/benchmark_ddp.py')
-    with pytest.raises(RuntimeError, match=r'(?s)base workers failed '
-                       r'\(rc 3\).*rank 1 broke'):
-        tool.run_process_group(
-            ['bash', '-c', 'echo rank 1 broke >&2; exit 3'],
-            dict(os.environ),
-            timeout=60,
-            role='base')
+    with pytest.raises(
+            RuntimeError,
+            match=r'(?s)base workers failed '
+            r'\(rc 3\).*rank 1 broke'):
+        tool.run_process_group(['bash', '-c', 'echo rank 1 broke >&2; exit 3'],
+                               dict(os.environ),
+                               timeout=60,
+                               role='base')
 
 
 def test_ddp_benchmark_rejects_bad_options():

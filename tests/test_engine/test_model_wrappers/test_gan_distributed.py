@@ -116,8 +116,11 @@ def test_dist_train_sh_trains_the_gan_demo_config(tiny_demo_data, tmp_path):
         'bash',
         osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
         osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
-                 'gan_mask_rcnn_r18_fpn_demo.py'), '2', '--work-dir',
-        str(work_dir), '--cfg-options',
+                 'gan_mask_rcnn_r18_fpn_demo.py'),
+        '2',
+        '--work-dir',
+        str(work_dir),
+        '--cfg-options',
         *tiny_run_options(tiny_demo_data, max_epochs=1),
         'train_dataloader.batch_size=2',
         # a hung collective raises (with its traceback) after 4 minutes
