@@ -74,7 +74,9 @@ class AdversarialGame:
             real and fake features).
         nonfinite_loss (str): What a NaN/Inf loss of either player does:
             ``'skip'`` (default) logs it with the iteration and skips that
-            player's step (no gradient reaches the weights), ``'stop'``
+            player's step (no gradient of that batch reaches the weights;
+            with gradient accumulation the batch counts as one that adds
+            nothing, and the window's other batches still step), ``'stop'``
             raises ``FloatingPointError``.
     """
 
@@ -241,6 +243,7 @@ class AdversarialGame:
                 optim_wrapper,
                 type(model).__name__)
             cur_iter = current_iter()
+            self._align_discriminator_counts(model, disc_wrapper)
             weight = self.adv_weight(cur_iter)
             disc_steps = self.disc_steps if cur_iter >= self.disc_start_iter \
                 else 0
@@ -378,12 +381,18 @@ class AdversarialGame:
                     'to skip such steps, or lower the learning rate / '
                     'adversarial weights')
             print_log(
-                f'{message}: skipped the {player} step (no gradient '
-                'reached the weights)',
+                f'{message}: skipped the {player} step (no gradient of this '
+                'batch reached the weights)',
                 logger='current',
                 level=logging.WARNING)
-            optim_wrapper.zero_grad()
-            return False
+            if _accumulative_counts(optim_wrapper) == 1:
+                optim_wrapper.zero_grad()
+                return False
+            # accumulating: keep the window's earlier gradients and count
+            # this batch as one that adds nothing, so the window still
+            # closes (and steps) where the other player's does
+            optim_wrapper._inner_count += 1
+            return True
         optim_wrapper.backward(
             optim_wrapper.scale_loss(loss), **backward_kwargs)
         return True
@@ -394,9 +403,49 @@ class AdversarialGame:
         """Average the gradients of ``params`` over processes and step, once
         the wrapper's accumulation window is full."""
         if optim_wrapper.should_update():
+            params = list(params)
             all_reduce_grads(params)
-            optim_wrapper.step()
+            # a window whose every batch was skipped (non-finite) has no
+            # gradient: nothing to step (a GradScaler would refuse to)
+            if any(param.grad is not None for param in params):
+                optim_wrapper.step()
             optim_wrapper.zero_grad()
+
+    def _align_discriminator_counts(self, model: nn.Module,
+                                    disc_wrapper: OptimWrapper) -> None:
+        """Make the discriminator's gradient-accumulation window count its
+        own backward passes.
+
+        The runner starts every wrapper's count at the current iteration
+        with the run's ``max_iters`` as its end. The discriminator does no
+        backward pass before ``disc_start_iter``, so its count is moved back
+        by that many (once per ``initialize_count_status``); otherwise its
+        last, partial window would never step.
+
+        Raises:
+            ValueError: ``disc_steps > 1`` with an accumulating
+                discriminator: its extra steps reuse one batch's samples, so
+                they cannot be accumulated over batches.
+        """
+        if _accumulative_counts(disc_wrapper) == 1:
+            return
+        if self.disc_steps > 1:
+            raise ValueError(
+                f'gan_cfg.disc_steps={self.disc_steps} cannot be combined '
+                'with gradient accumulation of the discriminator '
+                '(optim_wrapper.discriminator.accumulative_counts='
+                f'{_accumulative_counts(disc_wrapper)}): its extra steps '
+                'reuse one batch. Set gan_cfg.disc_steps=1, or '
+                'optim_wrapper.discriminator.accumulative_counts=1.')
+        max_counts = disc_wrapper._max_counts
+        if (self.disc_start_iter == 0
+                or max_counts < 0 or max_counts == getattr(
+                    disc_wrapper, '_gan_aligned_max_counts', None)):
+            return
+        disc_wrapper.initialize_count_status(
+            model, max(0, disc_wrapper._inner_count - self.disc_start_iter),
+            max(1, max_counts - self.disc_start_iter))
+        disc_wrapper._gan_aligned_max_counts = disc_wrapper._max_counts
 
 
 def check_optim_wrapper(
@@ -428,6 +477,11 @@ def _weighted_sum(terms: List[Tuple[Tensor, float]],
     for loss, w in terms[1:]:
         total = total + loss * w
     return total
+
+
+def _accumulative_counts(optim_wrapper: OptimWrapper) -> int:
+    """How many batches ``optim_wrapper`` accumulates per step."""
+    return getattr(optim_wrapper, '_accumulative_counts', 1)
 
 
 def _trainable(params: Iterable[nn.Parameter]) -> List[nn.Parameter]:
