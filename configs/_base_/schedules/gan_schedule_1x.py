@@ -16,4 +16,8 @@ optim_wrapper = dict(
     discriminator=dict(
         optimizer=dict(type='SGD', momentum=0.9, weight_decay=0.0001),
         lr_factor=0.2,
-        paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.)))
+        paramwise_cfg=dict(
+            bias_lr_mult=2.,
+            bias_decay_mult=0.,
+            # bias_lr_mult skips norm layers: their biases get it here
+            custom_keys={'bn.bias': dict(lr_mult=2., decay_mult=0.)})))

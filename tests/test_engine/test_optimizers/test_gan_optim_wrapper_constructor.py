@@ -1,13 +1,20 @@
+import os.path as osp
 from unittest import mock
 
 import pytest
 import torch
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from torch import nn
 
 from mmdet_gan.engine import GANOptimWrapperConstructor
+from mmdet_gan.models.discriminators import BoxDiscriminator
+
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+    'configs')
 
 
 class ToyGAN(nn.Module):
@@ -173,3 +180,37 @@ def test_top_level_paramwise_rejected_and_non_gan_model():
         GANOptimWrapperConstructor(player_cfg(), paramwise_cfg=dict())
     with pytest.raises(ValueError, match='no `discriminator` submodule'):
         GANOptimWrapperConstructor(player_cfg())(nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize('config', [
+    'gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_coco.py',
+    'gan_cascade_rcnn/gan_cascade_mask_rcnn_r50_fpn_1x_coco.py',
+    'gan_htc/gan_htc_without_semantic_r50_fpn_1x_coco.py',
+    'gan_ms_rcnn/gan_ms_rcnn_r50_fpn_1x_coco.py',
+    'gan_point_rend/gan_point_rend_r50_caffe_fpn_ms_1x_coco.py',
+])
+def test_r50_discriminator_biases_all_get_lr_x2_without_decay(config):
+    """The reference doubles the lr of *every* bias of D, BatchNorm's
+    included (MMEngine's ``bias_lr_mult`` alone skips norm layers)."""
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    model = ToyGAN()
+    model.discriminator = nn.ModuleDict(
+        dict(box=BoxDiscriminator(in_channels=4, base_channels=4)))
+    wrapper_cfg = cfg.optim_wrapper.to_dict()
+    wrappers = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(
+            type=wrapper_cfg.pop('constructor'),
+            optim_wrapper_cfg=wrapper_cfg))(
+                model)
+    disc = wrappers['discriminator']
+    gen_lr = wrappers['generator'].optimizer.param_groups[0]['lr']
+    names = {id(p): n for n, p in model.discriminator.named_parameters()}
+    checked = set()
+    for group in disc.optimizer.param_groups:
+        for param in group['params']:
+            name = names[id(param)]
+            if name.endswith('bias'):
+                assert group['lr'] == pytest.approx(gen_lr * 0.2 * 2), name
+                assert group['weight_decay'] == 0, name
+                checked.add(name.rsplit('.', 2)[-2])
+    assert {'conv', 'bn'} <= checked
