@@ -170,8 +170,14 @@ class GANOptimWrapperConstructor:
             for name, child in model.named_children()
             if child is not discriminator
         })
+        disc_wrapper = self.constructors[DISCRIMINATOR](discriminator)
+        if hasattr(disc_wrapper, 'grad_name'):
+            # clip_grad logs the norm under `grad_name`: keep `grad_norm` the
+            # generator's (as in a stock detector's log) and give D its own
+            disc_wrapper.grad_name = (
+                f'{DISCRIMINATOR}.{disc_wrapper.grad_name}')
         return OptimWrapperDict(
             **{
                 GENERATOR: self.constructors[GENERATOR](generator),
-                DISCRIMINATOR: self.constructors[DISCRIMINATOR](discriminator)
+                DISCRIMINATOR: disc_wrapper
             })

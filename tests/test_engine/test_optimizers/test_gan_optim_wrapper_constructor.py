@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.config import Config
+from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from torch import nn
@@ -214,3 +215,26 @@ def test_r50_discriminator_biases_all_get_lr_x2_without_decay(config):
                 assert group['weight_decay'] == 0, name
                 checked.add(name.rsplit('.', 2)[-2])
     assert {'conv', 'bn'} <= checked
+
+
+def test_each_player_logs_its_own_grad_norm():
+    """With ``clip_grad`` on both players the generator's norm stays
+    ``grad_norm`` (as in a stock detector's log) and the discriminator's,
+    which steps after it, does not overwrite it."""
+    cfg = player_cfg()
+    cfg['clip_grad'] = dict(max_norm=1e6)
+    model = ToyGAN()
+    wrappers = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type='GANOptimWrapperConstructor', optim_wrapper_cfg=cfg))(
+            model)
+    for name, scale in (('generator', 1.), ('discriminator', 100.)):
+        params = (
+            model.discriminator.parameters()
+            if name == 'discriminator' else model.roi_head.parameters())
+        for param in params:
+            param.grad = torch.full_like(param, scale)
+        wrappers[name].step()
+    hub = MessageHub.get_current_instance()
+    gen_norm = hub.get_scalar('train/grad_norm').current()
+    disc_norm = hub.get_scalar('train/discriminator.grad_norm').current()
+    assert disc_norm > 10 * gen_norm > 0
