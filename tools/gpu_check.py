@@ -363,7 +363,10 @@ def cmd_amp(args) -> int:
             box_pooled=box_fake.dtype,
             mask_pooled=mfeat_fake.dtype,
             box_logit=logit_fake.dtype,
-            mask_features=mfeats_fake.dtype,
+            # per-layer features: one dtype for all of them, else a set
+            mask_features=(lambda d: d.pop() if len(d) == 1 else d)(
+                {t.dtype
+                 for t in mfeats_fake}),
             loss=loss.dtype)
         scaler_g.scale(loss).backward()
         grad = rois_fake.grad

@@ -209,12 +209,16 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
         grad_rois = torch.zeros_like(rois) if need_rois else None
         grad_features = []
         zero = grad_output.new_zeros(())
+        # one buffer for every level's share of the gradient (K, C, PH, PW)
+        grad_lvl = None
         for lvl, (feat, scale) in enumerate(zip(features, ctx.scales)):
             need_feat = ctx.needs_input_grad[3 + lvl]
             if not (need_feat or need_rois):
                 grad_features.append(None)
                 continue
-            grad_lvl = torch.where(winner == lvl, grad_output, zero)
+            if grad_lvl is None:
+                grad_lvl = grad_output.new_empty(grad_output.shape)
+            torch.where(winner == lvl, grad_output, zero, out=grad_lvl)
             params = dict(
                 pooled_height=pooled_height,
                 pooled_width=pooled_width,

@@ -420,6 +420,9 @@ def test_discriminator_computes_in_its_dtype(disc_cls):
     if disc_cls is MaskDiscriminator:
         kwargs.update(layer_weights=(1, 1, 2, 4))
     disc = disc_cls(**kwargs)
+    # the mask discriminator's per-layer features as SegAN's (N, D) vector
+    concat = (lambda out: torch.cat(out, dim=1)) \
+        if disc_cls is MaskDiscriminator else (lambda out: out)
     seen = []
     disc.convs[0].conv.register_forward_hook(
         lambda module, args, output: seen.append(
@@ -427,16 +430,18 @@ def test_discriminator_computes_in_its_dtype(disc_cls):
     x = torch.randn(6, 4, 16, 16).bfloat16()
     # no autocast (a player without AMP fed by one with it): cast to the
     # parameters' dtype
-    out = disc(x)
+    out = concat(disc(x))
     assert seen.pop() == (torch.float32, torch.float32)
     assert out.dtype == torch.float32
-    torch.testing.assert_close(out, disc(x.float()))
+    torch.testing.assert_close(out, concat(disc(x.float())))
     seen.clear()
     # under autocast the input is left to autocast
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = disc(x)
+        layers = disc(x)
+    out = concat(layers)
     assert seen == [(torch.bfloat16, torch.bfloat16)]
     if disc_cls is MaskDiscriminator:
-        # the input and every layer's output, concatenated in one dtype
+        # the input and every layer's output, each in one dtype
+        assert {t.dtype for t in layers} == {torch.float32}
         assert out.dtype == torch.float32
         assert out.shape == (6, disc.feature_dim)

@@ -1,7 +1,7 @@
 """SegAN-style multi-scale discriminator for the mask branch of GAN Mask
 R-CNN."""
 import functools
-from typing import Sequence
+from typing import Sequence, Tuple, Union
 
 import torch
 from mmdet.registry import MODELS
@@ -34,9 +34,11 @@ class MaskDiscriminator(ConvDiscriminator):
     mean.
 
     With ``return_features=True`` (SegAN's multi-scale L1 loss, the
-    paper's choice) the output is the concatenation of the flattened input
-    and of the flattened output of every layer, each multiplied by its
-    entry of ``layer_weights`` (reference: 1, 1, 2, 2, 2, 4).
+    paper's choice) the output is the flattened input and the flattened
+    output of every layer, each multiplied by its entry of
+    ``layer_weights`` (reference: 1, 1, 2, 2, 2, 4), as a tuple of
+    per-layer tensors: their concatenation is SegAN's feature vector,
+    ``torch.cat(out, dim=1)``, which the loss does not build.
 
     Args:
         in_channels (int): Channels of the input. Defaults to 256.
@@ -133,7 +135,7 @@ class MaskDiscriminator(ConvDiscriminator):
             dim += channels * size**2
         return dim
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Union[Tensor, Tuple[Tensor, ...]]:
         """Score masked RoI features.
 
         Args:
@@ -141,10 +143,16 @@ class MaskDiscriminator(ConvDiscriminator):
                 features; N may be 0.
 
         Returns:
-            Tensor: With ``return_features=True``, (N, D) weighted
-            multi-scale features (D = :attr:`feature_dim`), float32 (float64
-            if the input or the discriminator is) whatever autocast
-            computed the layers in; otherwise (N, 1) raw logits.
+            Tensor | tuple[Tensor]: With ``return_features=True``, the
+            weighted multi-scale features as ``num_convs + 1`` tensors, the
+            input's and each layer's output, flattened to (N, D_l) and
+            multiplied by their ``layer_weights`` entry; SegAN's (N, D)
+            vector (D = :attr:`feature_dim`) is their concatenation along
+            dim 1, which :class:`MultiScaleL1Loss` does not need to build
+            (the input's term, 90% of D at the defaults, is ``x`` itself,
+            not a copy, when its weight is 1). They are float32 (float64 if
+            the input or the discriminator is) whatever autocast computed
+            the layers in. Otherwise (N, 1) raw logits.
         """
         outs = self.forward_layers(x)
         if not self.return_features:
@@ -153,8 +161,11 @@ class MaskDiscriminator(ConvDiscriminator):
         # under autocast the input and the layer outputs differ in dtype
         dtype = functools.reduce(torch.promote_types, [f.dtype for f in feats],
                                  torch.float32)
-        return torch.cat([
-            f.flatten(1).to(dtype) * w
-            for f, w in zip(feats, self.layer_weights)
-        ],
-                         dim=1)
+        return tuple(
+            _weighted(f.flatten(1).to(dtype), w)
+            for f, w in zip(feats, self.layer_weights))
+
+
+def _weighted(feat: Tensor, weight: float) -> Tensor:
+    """``feat * weight``, ``feat`` itself for a weight of 1 (no copy)."""
+    return feat if weight == 1 else feat * weight

@@ -162,14 +162,14 @@ class AdversarialGame:
                 disc = discriminators[branch]
                 outputs[branch] = []
                 for pair in samples[branch]:
-                    real, fake = pair.real, pair.fake
-                    if detach:
-                        real, fake = real.detach(), fake.detach()
-                    if self.real_fake_batch == 'joint':
-                        both = disc(torch.cat([real, fake.to(real.dtype)]))
-                        scores = (both[:real.size(0)], both[real.size(0):])
-                    else:
-                        scores = (disc(real), disc(fake))
+                    # the mask pairs' products are saved as their factors
+                    with pair.saved_as_factors():
+                        real, fake = pair.samples(detach)
+                        if self.real_fake_batch == 'joint':
+                            both = disc(torch.cat([real, fake.to(real.dtype)]))
+                            scores = _split_rows(both, real.size(0))
+                        else:
+                            scores = (disc(real), disc(fake))
                     outputs[branch].append((*scores, pair.weight))
         return outputs
 
@@ -202,14 +202,25 @@ class AdversarialGame:
             losses[f'loss_adv_d_{branch}'] = _weighted_sum(
                 [(loss_adv_b(real, fake, is_disc=True), w)
                  for real, fake, w in outputs], discriminators[branch])
-            scores: Dict[str, List[Tensor]] = {}
-            for real, fake, _ in outputs:
-                for name, score in loss_adv_b.scores(real, fake).items():
-                    scores.setdefault(name, []).append(score)
-            for name, values in scores.items():
-                losses[f'score_d_{branch}_{name[len("score_"):]}'] = \
-                    torch.stack(values).mean()
+            losses.update(
+                AdversarialGame.branch_scores(branch, loss_adv_b, outputs))
         return losses
+
+    @staticmethod
+    def branch_scores(
+            branch: str, loss_adv: nn.Module,
+            outputs: List[Tuple[object, object, float]]) -> Dict[str, Tensor]:
+        """``score_d_<branch>_real`` / ``_fake``: the mean scores that the
+        branch's loss reports (``GANLoss`` does), averaged over the pairs."""
+        scores: Dict[str, List[Tensor]] = {}
+        for real, fake, _ in outputs:
+            for name, score in loss_adv.scores(real, fake).items():
+                scores.setdefault(name, []).append(score)
+        return {
+            f'score_d_{branch}_{name[len("score_"):]}':
+            torch.stack(values).mean()
+            for name, values in scores.items()
+        }
 
     # ------------------------------------------------------------------
     # training step
@@ -300,9 +311,22 @@ class AdversarialGame:
         discs = model.discriminator
         with disc_wrapper.optim_context(discs):
             disc_outputs = self.discriminate(discs, samples)
-        return (self.generator_losses(model.loss_adv, disc_outputs, discs,
-                                      weight),
-                self.discriminator_losses(model.loss_adv, disc_outputs, discs))
+        gen_losses, disc_losses = {}, {}
+        for branch, outputs in disc_outputs.items():
+            loss_adv = model.loss_adv[branch]
+            both = getattr(loss_adv, 'game_losses', None)
+            if both is None:  # a loss without it: two evaluations
+                pairs = [((loss_adv(real, fake, is_disc=False),
+                           loss_adv(real, fake, is_disc=True)), w)
+                         for real, fake, w in outputs]
+            else:
+                pairs = [(both(real, fake), w) for real, fake, w in outputs]
+            gen_losses[f'loss_adv_g_{branch}'] = _weighted_sum(
+                [(g, w) for (g, _), w in pairs], discs[branch]) * weight
+            disc_losses[f'loss_adv_d_{branch}'] = _weighted_sum(
+                [(d, w) for (_, d), w in pairs], discs[branch])
+            disc_losses.update(self.branch_scores(branch, loss_adv, outputs))
+        return gen_losses, disc_losses
 
     def _shared_step(self, model: 'GANDetectorMixin', gen_losses: Dict[str,
                                                                        Tensor],
@@ -477,6 +501,15 @@ def _weighted_sum(terms: List[Tuple[Tensor, float]],
     for loss, w in terms[1:]:
         total = total + loss * w
     return total
+
+
+def _split_rows(out: Union[Tensor, Tuple[Tensor, ...]],
+                num_rows: int) -> Tuple[object, object]:
+    """A joint batch's discriminator output split into its first
+    ``num_rows`` rows and the rest (per tensor for per-layer features)."""
+    if isinstance(out, Tensor):
+        return out[:num_rows], out[num_rows:]
+    return (tuple(t[:num_rows] for t in out), tuple(t[num_rows:] for t in out))
 
 
 def _accumulative_counts(optim_wrapper: OptimWrapper) -> int:

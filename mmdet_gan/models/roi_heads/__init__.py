@@ -7,12 +7,13 @@ from .adversarial_roi_head_mixin import (AdversarialCascadeRoIHeadMixin,
                                          AdversarialHeadMixin,
                                          AdversarialRoIHeadMixin)
 from .adversarial_samples import (AdversarialPair, AdversarialSamples,
-                                  resize_masks)
+                                  MaskedFeaturesPair, resize_masks)
 
 __all__ = [
     'AdversarialRoIHead', 'AdversarialMaskScoringRoIHead',
     'AdversarialPointRendRoIHead', 'AdversarialCascadeRoIHead',
     'AdversarialHybridTaskCascadeRoIHead', 'AdversarialHeadMixin',
     'AdversarialRoIHeadMixin', 'AdversarialCascadeRoIHeadMixin',
-    'AdversarialPair', 'AdversarialSamples', 'resize_masks'
+    'AdversarialPair', 'AdversarialSamples', 'MaskedFeaturesPair',
+    'resize_masks'
 ]

@@ -17,8 +17,8 @@ from mmdet_gan.utils.profiling import (ADV_BOX_INPUTS, ADV_MASK_INPUTS,
                                        MASK_TARGETS, POOL_BOX, POOL_MASK,
                                        profile_range)
 from .adversarial_samples import (AdversarialPair, AdversarialSamples,
-                                  decode_positive_boxes, pool_real_fake,
-                                  resize_masks)
+                                  MaskedFeaturesPair, decode_positive_boxes,
+                                  pool_real_fake, resize_masks)
 
 #: ``(head, samples)`` while a head's training forward collects adversarial
 #: samples (:meth:`AdversarialHeadMixin.collecting_adv_samples`), else None.
@@ -348,13 +348,12 @@ class AdversarialHeadMixin:
                 feats = extractor(
                     tuple(lvl.detach() for lvl in x[:extractor.num_inputs]),
                     pos_rois[keep])
-            real_masks = resize_masks(real_masks, feats.shape[-2:])
-            fake_masks = resize_masks(fake_masks, feats.shape[-2:])
-            # one dtype for the products (under autocast the masks may be
-            # float16/bfloat16 and the pooled features float32)
-            pair = AdversarialPair(
-                real=feats * real_masks.to(feats.dtype)[:, None],
-                fake=feats * fake_masks.to(feats.dtype)[:, None],
+            # kept as factors: the products are made when the
+            # discriminator runs (MaskedFeaturesPair)
+            pair = MaskedFeaturesPair(
+                feats=feats,
+                real_masks=resize_masks(real_masks, feats.shape[-2:]),
+                fake_masks=resize_masks(fake_masks, feats.shape[-2:]),
                 weight=weight,
                 stage=stage)
         self._adv_samples.add('mask', pair)

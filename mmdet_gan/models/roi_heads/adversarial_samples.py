@@ -2,8 +2,10 @@
 fake samples of the box and mask branches, gathered in one training forward
 pass and handed to the game as a value of their own (not in the loss
 dict)."""
+import contextlib
+import weakref
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +35,114 @@ class AdversarialPair:
     weight: float = 1.
     stage: Optional[int] = None
 
+    def samples(self, detach: bool = False) -> Tuple[Tensor, Tensor]:
+        """``(real, fake)``, cut from the generator's graph if ``detach``."""
+        if detach:
+            return self.real.detach(), self.fake.detach()
+        return self.real, self.fake
+
+    def saved_as_factors(self) -> contextlib.AbstractContextManager:
+        """Nothing to factor: a no-op context (see
+        :meth:`MaskedFeaturesPair.saved_as_factors`)."""
+        return contextlib.nullcontext()
+
+
+class _Product:
+    """A product of features and masks that autograd saved as its factors
+    (:meth:`MaskedFeaturesPair.saved_as_factors`)."""
+
+    def __init__(self, feats: Tensor, masks: Tensor) -> None:
+        self.feats, self.masks = feats, masks
+
+    def make(self) -> Tensor:
+        return _masked(self.feats, self.masks)
+
+
+def _masked(feats: Tensor, masks: Tensor) -> Tensor:
+    """(n, C, S, S) ``feats`` times (n, S, S) ``masks``, in the features'
+    dtype (under autocast the masks may be float16/bfloat16 and the pooled
+    features float32)."""
+    return feats * masks.to(feats.dtype)[:, None]
+
+
+@dataclass
+class MaskedFeaturesPair:
+    """The mask branch's pair of one head (one stage of a cascade): RoI
+    features times the real masks and times the fake ones, kept as their
+    factors.
+
+    ``real`` and ``fake`` (and :meth:`samples`) make the products when the
+    discriminator asks for them; a product made inside
+    :meth:`saved_as_factors` that autograd saves (the discriminator's first
+    conv keeps its input for its weight gradient) is saved as the features
+    and the masks and made again when the backward pass needs it. So the
+    features are kept once, not three times (0.8 MB per sample at 256 x 28
+    x 28 in float32), for one elementwise product more per backward pass.
+
+    Attributes:
+        feats (Tensor): (n, C, S, S) RoI features, detached.
+        real_masks (Tensor): (n, S, S) ground-truth masks.
+        fake_masks (Tensor): (n, S, S) predicted soft masks, attached to
+            the generator's graph.
+        weight (float): Weight of this pair's adversarial losses.
+        stage (int, optional): The cascade stage that made it.
+    """
+    feats: Tensor
+    real_masks: Tensor
+    fake_masks: Tensor
+    weight: float = 1.
+    stage: Optional[int] = None
+    _made: Dict[int, tuple] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def real(self) -> Tensor:
+        """Tensor: (n, C, S, S) features times the real masks."""
+        return self._product(self.real_masks)
+
+    @property
+    def fake(self) -> Tensor:
+        """Tensor: (n, C, S, S) features times the fake masks, attached."""
+        return self._product(self.fake_masks)
+
+    def samples(self, detach: bool = False) -> Tuple[Tensor, Tensor]:
+        """``(real, fake)``, the fake masks cut from the generator's graph
+        if ``detach``."""
+        fake_masks = self.fake_masks.detach() if detach else self.fake_masks
+        return self._product(self.real_masks), self._product(fake_masks)
+
+    def _product(self, masks: Tensor) -> Tensor:
+        product = _masked(self.feats, masks)
+        self._made = {
+            key: entry
+            for key, entry in self._made.items() if entry[0]() is not None
+        }
+        self._made[id(product)] = (weakref.ref(product), masks)
+        return product
+
+    @contextlib.contextmanager
+    def saved_as_factors(self) -> Iterator[None]:
+        """Within the block, autograd saves the products this pair made as
+        their factors (``torch.autograd.graph.saved_tensors_hooks``) and
+        makes them again when the backward pass unpacks them; every other
+        saved tensor is kept as it is."""
+
+        def pack(tensor: Tensor) -> Union[Tensor, _Product]:
+            entry = self._made.get(id(tensor))
+            if entry is not None and entry[0]() is tensor:
+                return _Product(self.feats, entry[1])
+            return tensor
+
+        def unpack(saved: Union[Tensor, _Product]) -> Tensor:
+            return saved.make() if isinstance(saved, _Product) else saved
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+            yield
+
+
+#: A pair of samples of either branch.
+Pair = Union[AdversarialPair, MaskedFeaturesPair]
+
 
 @dataclass
 class AdversarialSamples:
@@ -45,19 +155,19 @@ class AdversarialSamples:
     Attributes:
         img_shapes (list[tuple]): ``(h, w)`` of each image of the batch (the
             predicted boxes are clipped to their image).
-        pairs (dict[str, list[AdversarialPair]]): per branch (``'box'``,
-            ``'mask'``), one pair per head or cascade stage that fed it.
+        pairs (dict[str, list[Pair]]): per branch (``'box'``, ``'mask'``),
+            one pair per head or cascade stage that fed it.
     """
     img_shapes: List[tuple]
-    pairs: Dict[str, List[AdversarialPair]] = field(default_factory=dict)
+    pairs: Dict[str, List['Pair']] = field(default_factory=dict)
 
-    def add(self, branch: str, pair: AdversarialPair) -> None:
+    def add(self, branch: str, pair: 'Pair') -> None:
         """Append ``pair`` to ``branch``'s samples."""
         if branch not in BRANCHES:
             raise ValueError(f'unknown branch {branch!r}: use {BRANCHES}')
         self.pairs.setdefault(branch, []).append(pair)
 
-    def __getitem__(self, branch: str) -> List[AdversarialPair]:
+    def __getitem__(self, branch: str) -> List['Pair']:
         return self.pairs.get(branch, [])
 
     def __contains__(self, branch: str) -> bool:

@@ -385,6 +385,16 @@ class TestNonFiniteLosses(TestCase):
             return value * float('nan') if is_disc == disc_side else value
 
         loss.forward = poisoned
+        both = getattr(loss, 'game_losses', None)
+        if both is not None:  # both players' losses from one evaluation
+
+            def poisoned_both(real, fake):
+                gen_loss, disc_loss = both(real, fake)
+                nan = float('nan')
+                return (gen_loss if disc_side else gen_loss * nan,
+                        disc_loss * nan if disc_side else disc_loss)
+
+            loss.game_losses = poisoned_both
 
     def test_nan_discriminator_loss_skips_only_the_discriminator_step(self):
         model, cfg = build_gan()
@@ -461,8 +471,39 @@ def test_joint_real_fake_batch_shares_batch_statistics():
     torch.testing.assert_close(j_fake, both[6:])
     torch.testing.assert_close(s_real, s_fake, atol=1e-4, rtol=1e-4)
     assert (j_real - j_fake).abs().max() > 1e-2
+    # the mask discriminator's per-layer features are split per layer
+    adv_samples.add('mask', AdversarialPair(real, fake))
+    with torch.no_grad():
+        j_real, j_fake, _ = joint.discriminate(adv_samples)['mask'][0]
+        both = joint.discriminator.mask(torch.cat([real, fake]))
+    assert len(j_real) == len(j_fake) == len(both)
+    for layer_real, layer_fake, layer_both in zip(j_real, j_fake, both):
+        torch.testing.assert_close(layer_real, layer_both[:6])
+        torch.testing.assert_close(layer_fake, layer_both[6:])
     with pytest.raises(ValueError, match='real_fake_batch'):
         build_gan(real_fake_batch='mixed')
+
+
+@pytest.mark.parametrize('order, evaluations', [('generator_first', 1),
+                                                ('discriminator_first', 2)])
+def test_mask_l1_is_evaluated_once_when_both_players_share_it(
+        monkeypatch, order, evaluations):
+    """With the shared discriminator forward (generator_first) both
+    players' mask losses come from one evaluation of the multi-scale L1
+    distance (``game_losses``); discriminator_first evaluates it for each
+    player's step."""
+    from mmdet_gan.models.losses import adversarial_losses
+    register_all_modules()
+    model, cfg = build_gan(order=order)
+    model.train()
+    calls = []
+    distance = adversarial_losses.MultiScaleL1Loss.distance
+    monkeypatch.setattr(
+        adversarial_losses.MultiScaleL1Loss, 'distance',
+        lambda self, *args: calls.append(1) or distance(self, *args))
+    model.train_step(demo_batch(), build_optim_wrapper(model,
+                                                       cfg.optim_wrapper))
+    assert len(calls) == evaluations
 
 
 def test_gt_proposals_can_be_left_out_of_the_adversarial_samples():

@@ -12,6 +12,12 @@ register_all_modules()
 DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
 
 
+def _concat(out):
+    """SegAN's (N, D) vector from the per-layer features (logits as
+    they are)."""
+    return torch.cat(out, dim=1) if isinstance(out, tuple) else out
+
+
 def _build(**kwargs):
     cfg = dict(type='MaskDiscriminator', in_channels=8, base_channels=4)
     cfg.update(kwargs)
@@ -23,8 +29,14 @@ def test_default_feature_dim():
     model = MODELS.build(dict(type='MaskDiscriminator'))
     assert isinstance(model, MaskDiscriminator)
     assert model.feature_dim == 222337
-    out = model(torch.rand(2, 256, 28, 28))
-    assert out.shape == (2, 222337)
+    x = torch.rand(2, 256, 28, 28)
+    out = model(x)
+    # the input, then each layer's output, flattened
+    assert [tuple(t.shape) for t in out] == [(2, 200704), (2, 12544),
+                                             (2, 6272), (2, 2304), (2, 512),
+                                             (2, 1)]
+    # the input's block is the input itself (weight 1): no copy
+    assert out[0].data_ptr() == x.data_ptr()
 
 
 def test_architecture():
@@ -70,7 +82,7 @@ def test_output_shapes(roi_size, num_convs, device):
         layer_weights=weights,
         return_features=False).to(device)
     x = torch.rand(3, 8, roi_size, roi_size, device=device)
-    feats = feat_model(x)
+    feats = _concat(feat_model(x))
     assert feats.shape == (3, feat_model.feature_dim)
     assert feats.shape[1] == FEATURE_DIMS[(roi_size, num_convs)]
     assert logit_model(x).shape == (3, 1)
@@ -118,7 +130,8 @@ def test_weighted_concatenation():
     # 8x16x16 + 4x8x8 + 8x4x4 + 16x2x2 + 32x1x1 + 1
     assert expected.shape == (2, 2048 + 256 + 128 + 64 + 32 + 1)
     feats = model(x)
-    torch.testing.assert_close(feats, expected)
+    assert len(feats) == len(blocks)
+    torch.testing.assert_close(_concat(feats), expected)
     model.return_features = False
     torch.testing.assert_close(model(x), h.flatten(1))
 
@@ -133,7 +146,7 @@ def test_layer_weights_length():
 def test_small_roi_size_keeps_five_layers_and_its_feature_dim():
     model = _build(roi_size=14)
     assert len(model.convs) == 5
-    feats = model(torch.randn(3, model.in_channels, 14, 14))
+    feats = _concat(model(torch.randn(3, model.in_channels, 14, 14)))
     # input 14x14, then 14x14 (stride 1), 7x7, 3x3, 1x1 maps, 1x1 logit
     base = model.convs[0].conv.out_channels
     expected = model.in_channels * 14 * 14 + base * 14 * 14 + \
@@ -145,7 +158,7 @@ def test_small_roi_size_keeps_five_layers_and_its_feature_dim():
 def test_gradients_reach_input(return_features):
     model = _build(roi_size=28, return_features=return_features).train()
     x = torch.rand(4, 8, 28, 28, requires_grad=True)
-    model(x).pow(2).sum().backward()
+    _concat(model(x)).pow(2).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
@@ -157,11 +170,11 @@ def test_empty_and_single(train, return_features):
     model = _build(roi_size=28, return_features=return_features).train(train)
     dim = model.feature_dim if return_features else 1
     x0 = torch.rand(0, 8, 28, 28, requires_grad=True)
-    out0 = model(x0)
+    out0 = _concat(model(x0))
     assert out0.shape == (0, dim)
     out0.sum().backward()
     x1 = torch.rand(1, 8, 28, 28, requires_grad=True)
-    out1 = model(x1)
+    out1 = _concat(model(x1))
     assert out1.shape == (1, dim)
     assert torch.isfinite(out1).all()
     out1.sum().backward()
@@ -181,7 +194,7 @@ def test_reference_last_layer():
     assert model.feature_dim == expected
     model.train()
     x = torch.randn(4, 256, 28, 28)
-    feats = model(x)
+    feats = _concat(model(x))
     assert feats.shape == (4, expected)
     # the last block: 4 x LeakyReLU(BN(conv(previous layer))), by hand
     with torch.no_grad():

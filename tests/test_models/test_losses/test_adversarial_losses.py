@@ -6,7 +6,8 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 from mmdet_gan.models.losses import (GANLoss, MultiScaleL1Loss,
-                                     discriminator_scores, mean_abs_diff)
+                                     adversarial_losses, discriminator_scores,
+                                     mean_abs_diff)
 
 register_all_modules()
 
@@ -191,6 +192,119 @@ def test_mean_abs_diff_keeps_only_an_int8_sign():
         torch.abs(real - fake).mean()
     # what it replaces: the float difference
     assert [t.dtype for t in saved] == [torch.float32]
+
+
+def _layers(seed, requires_grad=True):
+    """Per-layer features of 3 samples, the input's block the largest."""
+    gen = torch.Generator().manual_seed(seed)
+    return tuple(
+        torch.randn(3, dim, generator=gen, dtype=torch.float64).requires_grad_(
+            requires_grad) for dim in (300, 40, 7, 1))
+
+
+@pytest.mark.parametrize('is_disc', [False, True])
+def test_multiscale_l1_per_layer_equals_concatenation(is_disc):
+    """The loss on per-layer features (what MaskDiscriminator returns) is
+    the loss on their concatenation, values and gradients."""
+    loss_fn = MultiScaleL1Loss(loss_weight=0.5)
+    real, fake = _layers(0), _layers(1)
+    loss = loss_fn(real, fake, is_disc)
+    loss.backward()
+    grads = [t.grad.clone() for t in real + fake]
+    real_cat = torch.cat([t.detach() for t in real], 1).requires_grad_()
+    fake_cat = torch.cat([t.detach() for t in fake], 1).requires_grad_()
+    ref = (-1. if is_disc else 1.) * 0.5 * torch.abs(real_cat -
+                                                     fake_cat).mean()
+    ref.backward()
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(
+        torch.cat(grads[:4], 1), real_cat.grad, msg='real grads')
+    torch.testing.assert_close(
+        torch.cat(grads[4:], 1), fake_cat.grad, msg='fake grads')
+
+
+def test_multiscale_l1_per_layer_mismatch():
+    real, fake = _layers(0), _layers(1)
+    with pytest.raises(ValueError, match='same number of layers'):
+        MultiScaleL1Loss()(real, fake[:3], True)
+    with pytest.raises(ValueError, match='same shape'):
+        MultiScaleL1Loss()(real, fake[:3] + (torch.zeros(3, 2), ), True)
+
+
+def test_sum_abs_diff_in_chunks(monkeypatch):
+    """Chunks of a few rows (and rows longer than a chunk) give the sum and
+    the gradients of torch.abs(a - b).sum()."""
+    monkeypatch.setattr(adversarial_losses, 'SUM_ABS_DIFF_CHUNK', 64)
+    gen = torch.Generator().manual_seed(0)
+    for shape in ((7, 20), (5, 100), (4, 3, 5, 5)):
+        a = torch.randn(*shape, generator=gen, dtype=torch.float64)
+        b = torch.randn(*shape, generator=gen, dtype=torch.float64)
+        b[0] = a[0]  # ties: gradient 0
+        x, y = a.clone().requires_grad_(), b.clone().requires_grad_()
+        out = adversarial_losses.sum_abs_diff(x, y)
+        (out * 2.).backward()
+        x_ref, y_ref = a.clone().requires_grad_(), b.clone().requires_grad_()
+        ref = torch.abs(x_ref - y_ref).sum()
+        (ref * 2.).backward()
+        torch.testing.assert_close(out, ref)
+        torch.testing.assert_close(x.grad, x_ref.grad)
+        torch.testing.assert_close(y.grad, y_ref.grad)
+
+
+def test_multiscale_l1_makes_no_float_copy_of_its_inputs():
+    """The loss's forward allocates at most an int8 sign of the inputs and
+    float temporaries of one chunk: never a float tensor of their size
+    (the concatenation or the difference that the reference computes)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from mmdet_gan.benchmark.memory import profiler_peak_bytes
+    real = (torch.randn(64, 200_000), torch.randn(64, 2_000))
+    fake = tuple(t.clone().requires_grad_() for t in real)
+    input_bytes = sum(t.numel() * 4 for t in real)
+    with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        MultiScaleL1Loss()(real, fake, is_disc=False)
+    peak = profiler_peak_bytes(prof)
+    chunk_bytes = 3 * 4 * adversarial_losses.SUM_ABS_DIFF_CHUNK
+    assert peak <= input_bytes // 4 + chunk_bytes, (peak, input_bytes)
+    with profile(
+            activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        torch.abs(torch.cat(real, 1) - torch.cat(fake, 1)).mean()
+    # what it replaces: more than the inputs' size again
+    assert profiler_peak_bytes(prof) > input_bytes
+
+
+@pytest.mark.parametrize('loss_cfg', [
+    dict(type='GANLoss', gan_type='vanilla', loss_weight=0.3),
+    dict(type='GANLoss', gan_type='hinge'),
+    dict(type='MultiScaleL1Loss', loss_weight=0.5),
+])
+def test_game_losses_are_both_players_losses(loss_cfg):
+    loss_fn = MODELS.build(loss_cfg)
+    if loss_cfg['type'] == 'GANLoss':
+        real, fake = (
+            torch.tensor(v, requires_grad=True) for v in (REAL, FAKE))
+    else:
+        real, fake = _layers(0), _layers(1)
+    gen_loss, disc_loss = loss_fn.game_losses(real, fake)
+    torch.testing.assert_close(gen_loss, loss_fn(real, fake, is_disc=False))
+    torch.testing.assert_close(disc_loss, loss_fn(real, fake, is_disc=True))
+
+
+def test_multiscale_l1_game_losses_evaluate_once():
+    """One int8 sign per layer is saved for both players' losses."""
+    saved = []
+    real, fake = _layers(0), _layers(1)
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t) or t, lambda t: t):
+        MultiScaleL1Loss().game_losses(real, fake)
+    assert [t.dtype for t in saved] == [torch.int8] * len(real)
+
+
+def test_gan_loss_refuses_multiscale_features():
+    real, fake = _layers(0), _layers(1)
+    with pytest.raises(TypeError, match='use MultiScaleL1Loss'):
+        GANLoss()(real, fake, is_disc=True)
 
 
 def test_multiscale_l1_shape_mismatch():
