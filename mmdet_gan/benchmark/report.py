@@ -198,6 +198,12 @@ def format_report(res: dict) -> str:
                      f'{m["step_peak_mb"]:.1f}')
     lines.append(f'  ratio GAN/baseline: {res["memory_ratio"]:.2f} (step '
                  f'peak only: {res["step_memory_ratio"]:.2f})')
+    counts = mem[GAN].get('adversarial_samples')
+    if counts:
+        lines.append('  discriminator samples in the measured GAN step '
+                     '(the adversarial cost grows with them): ' +
+                     ', '.join(f'{branch} {num}'
+                               for branch, num in counts.items()))
     lines.append(target_line(res))
     lines += breakdown_lines(res)
     if res.get('top_ops'):

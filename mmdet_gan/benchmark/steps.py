@@ -1,7 +1,8 @@
 # Copyright (c) mmdet-gan contributors. All rights reserved.
 """The steps a training benchmark runs: training, inference, and a training
 step with the profiler ranges a stock detector does not emit."""
-from typing import Callable, Dict
+import contextlib
+from typing import Callable, Dict, Iterator
 
 import torch
 from mmengine.model import BaseModel
@@ -84,3 +85,38 @@ def infer_step_fn(model: BaseModel) -> Callable[[dict], object]:
             return model.test_step(data)
 
     return step
+
+
+@contextlib.contextmanager
+def counting_adversarial_samples(model: BaseModel) -> Iterator[Dict[str, int]]:
+    """Count the discriminators' samples of the GAN steps run in the block.
+
+    The cost of the adversarial branch grows with the number of positives
+    it judges (all of them in the reference branch), which the data and the
+    generator's state decide, so a benchmark reports it next to the
+    memory. The model's ``forward_generator`` is wrapped by an instance
+    attribute for the block (removed at its end); a stock detector has
+    none, and the counts stay empty.
+
+    Yields:
+        dict[str, int]: per branch (``'box'``, ``'mask'``), the samples
+        summed over the steps (and over a cascade's judged stages).
+    """
+    counts: Dict[str, int] = {}
+    forward = getattr(model, 'forward_generator', None)
+    if forward is None:
+        yield counts
+        return
+
+    def counted(*args, **kwargs):
+        losses, samples = forward(*args, **kwargs)
+        for branch in samples.branches():
+            counts[branch] = counts.get(branch, 0) + sum(
+                pair.num_samples for pair in samples[branch])
+        return losses, samples
+
+    model.forward_generator = counted
+    try:
+        yield counts
+    finally:
+        del model.forward_generator

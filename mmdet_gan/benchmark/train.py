@@ -210,13 +210,15 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
     for role in models:
         resident = memory.resident_bytes(models[role], wrappers[role])
         data_copy = copy.deepcopy(batches[0])
-        measured = memory.step_peak_bytes(lambda: train[role](data_copy),
-                                          device)
+        with steps.counting_adversarial_samples(models[role]) as counts:
+            measured = memory.step_peak_bytes(lambda: train[role](data_copy),
+                                              device)
         mem[role] = dict(
             resident_mb=resident / MB,
             step_peak_mb=measured.peak_bytes / MB,
             peak_mb=(resident + measured.peak_bytes) / MB,
-            method=measured.method)
+            method=measured.method,
+            adversarial_samples=dict(counts))
         if role == GAN and opts.top_ops and measured.prof is not None:
             top_ops = pieces.top_operators(measured.prof, opts.top_ops)
 

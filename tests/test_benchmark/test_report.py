@@ -29,7 +29,11 @@ def result(**overrides):
         inference_cpu=None,
         memory=dict(
             gan=dict(
-                peak_mb=120., resident_mb=20., step_peak_mb=100., method='M'),
+                peak_mb=120.,
+                resident_mb=20.,
+                step_peak_mb=100.,
+                method='M',
+                adversarial_samples=dict(box=16, mask=12)),
             baseline=dict(
                 peak_mb=100., resident_mb=10., step_peak_mb=90., method='M')),
         train_clock=report.CPU_CLOCK,
@@ -96,6 +100,8 @@ def test_format_report():
     assert 'inference: not timed (--infer-iters 0)' in lines
     assert '  gan          120.0 = resident 20.0 + step peak 100.0' in lines
     assert '  ratio GAN/baseline: 1.20 (step peak only: 1.11)' in lines
+    assert ('  discriminator samples in the measured GAN step (the '
+            'adversarial cost grows with them): box 16, mask 12') in lines
     assert report.target_line(result()) in lines
     start = lines.index(
         'GAN step breakdown, median s/iter of profiler CPU time of the '

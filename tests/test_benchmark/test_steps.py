@@ -91,3 +91,32 @@ def test_infer_step_takes_no_gradient():
 
     assert steps.infer_step_fn(Model())('x') == 'x'
     assert seen == [False]
+
+
+def test_counting_adversarial_samples():
+    """The GAN step's samples per branch, as many as its discriminators
+    judged (the demo config caps them at num_adv_samples); nothing for a
+    stock detector; the model is left as it was."""
+    model, cfg = build('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py')
+    model.train()
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    judged = {}
+    discriminate = model.game.discriminate
+
+    def recording(discriminators, samples, detach=False):
+        for branch in samples.branches():
+            judged[branch] = judged.get(branch, 0) + sum(
+                pair.samples()[1].size(0) for pair in samples[branch])
+        return discriminate(discriminators, samples, detach)
+
+    model.game.discriminate = recording
+    with steps.counting_adversarial_samples(model) as counts:
+        model.train_step(tiny_batch(), wrapper)
+    del model.game.discriminate
+    assert set(counts) == {'box', 'mask'}
+    assert counts == judged and 0 < counts['box'] <= 16
+    assert 'forward_generator' not in vars(model)
+    base, _ = build('mask_rcnn/mask_rcnn_r18_fpn_demo.py')
+    with steps.counting_adversarial_samples(base) as counts:
+        pass
+    assert counts == {} and 'forward_generator' not in vars(base)

@@ -35,6 +35,11 @@ class AdversarialPair:
     weight: float = 1.
     stage: Optional[int] = None
 
+    @property
+    def num_samples(self) -> int:
+        """int: Samples of each side (``n``)."""
+        return self.fake.size(0)
+
     def samples(self, detach: bool = False) -> Tuple[Tensor, Tensor]:
         """``(real, fake)``, cut from the generator's graph if ``detach``."""
         if detach:
@@ -104,6 +109,11 @@ class MaskedFeaturesPair:
     def fake(self) -> Tensor:
         """Tensor: (n, C, S, S) features times the fake masks, attached."""
         return self._product(self.fake_masks)
+
+    @property
+    def num_samples(self) -> int:
+        """int: Samples of each side (``n``)."""
+        return self.feats.size(0)
 
     def samples(self, detach: bool = False) -> Tuple[Tensor, Tensor]:
         """``(real, fake)``, the fake masks cut from the generator's graph
