@@ -150,7 +150,8 @@ class MaskDiscriminator(ConvDiscriminator):
             vector (D = :attr:`feature_dim`) is their concatenation along
             dim 1, which :class:`MultiScaleL1Loss` does not need to build
             (the input's term, 90% of D at the defaults, is ``x`` itself,
-            not a copy, when its weight is 1). They are float32 (float64 if
+            not a copy, when its weight is 1 and ``x`` is in the output
+            dtype). They are float32 (float64 if
             the input or the discriminator is) whatever autocast computed
             the layers in. Otherwise (N, 1) raw logits.
         """

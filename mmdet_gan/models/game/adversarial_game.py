@@ -33,8 +33,11 @@ ORDERS = ('generator_first', 'discriminator_first')
 NONFINITE_POLICIES = ('skip', 'stop')
 REAL_FAKE_BATCHES = ('separate', 'joint')
 
+#: What a discriminator returns: a (n, 1) logit (the box one), or per-layer
+#: (n, D_l) features (the mask one with ``return_features=True``).
+DiscOutput = Union[Tensor, Tuple[Tensor, ...]]
 #: Per branch, ``(D(real), D(fake), weight)`` for each pair of samples.
-DiscOutputs = Dict[str, List[Tuple[Tensor, Tensor, float]]]
+DiscOutputs = Dict[str, List[Tuple[DiscOutput, DiscOutput, float]]]
 
 
 @contextlib.contextmanager
@@ -153,8 +156,8 @@ class AdversarialGame:
         Returns:
             dict: ``{branch: [(D(real), D(fake), weight), ...]}``, one
             entry per pair of samples, whatever the discriminator returns
-            (a ``(n, 1)`` logit for the box one, the ``(n, D)`` multi-scale
-            features for the mask one).
+            (a ``(n, 1)`` logit for the box one, the per-layer ``(n, D_l)``
+            multi-scale features for the mask one).
         """
         outputs = {}
         with profile_range(D_FORWARD):
@@ -300,9 +303,10 @@ class AdversarialGame:
 
         The discriminators' outputs are not returned: once both losses are
         built only their graph needs them, so they are freed as soon as the
-        backward passes are done with them (the mask discriminator's are
-        ``(n, D)`` feature vectors, about 7 MiB per side for 16 samples of
-        128 x 28 x 28).
+        backward passes are done with them (the mask discriminator's
+        per-layer features include its input, 0.8 MB per sample of 256 x
+        28 x 28). A loss with ``game_losses`` (``MultiScaleL1Loss``) gives
+        both players' losses from one evaluation.
 
         Returns:
             tuple[dict, dict]: ``loss_adv_g_*`` (times ``weight``) and the

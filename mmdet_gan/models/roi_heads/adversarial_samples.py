@@ -83,6 +83,10 @@ class MaskedFeaturesPair:
     and the masks and made again when the backward pass needs it. So the
     features are kept once, not three times (0.8 MB per sample at 256 x 28
     x 28 in float32), for one elementwise product more per backward pass.
+    A conv that saves something else keeps it as it is: with
+    ``gan_cfg.real_fake_batch='joint'`` the concatenated batch, under
+    autocast the float16/bfloat16 copy of the products (the values and the
+    gradients are the same, only the memory is not saved).
 
     Attributes:
         feats (Tensor): (n, C, S, S) RoI features, detached.
@@ -118,8 +122,11 @@ class MaskedFeaturesPair:
     def samples(self, detach: bool = False) -> Tuple[Tensor, Tensor]:
         """``(real, fake)``, the fake masks cut from the generator's graph
         if ``detach``."""
-        fake_masks = self.fake_masks.detach() if detach else self.fake_masks
-        return self._product(self.real_masks), self._product(fake_masks)
+        if detach:
+            feats, fake_masks = self.feats.detach(), self.fake_masks.detach()
+            return (_masked(feats,
+                            self.real_masks), _masked(feats, fake_masks))
+        return self._product(self.real_masks), self._product(self.fake_masks)
 
     def _product(self, masks: Tensor) -> Tensor:
         product = _masked(self.feats, masks)
@@ -138,10 +145,15 @@ class MaskedFeaturesPair:
         saved tensor is kept as it is."""
 
         def pack(tensor: Tensor) -> Union[Tensor, _Product]:
+            # neither return value may hold the saved tensor itself: an op
+            # that saves its own output would make a reference cycle
+            # (output -> its node -> saved output) that Python's garbage
+            # collector cannot see, leaking every node the backward passes
+            # do not run (torch's saved_tensors_hooks documentation)
             entry = self._made.get(id(tensor))
             if entry is not None and entry[0]() is tensor:
-                return _Product(self.feats, entry[1])
-            return tensor
+                return _Product(self.feats.detach(), entry[1].detach())
+            return tensor.detach()
 
         def unpack(saved: Union[Tensor, _Product]) -> Tensor:
             return saved.make() if isinstance(saved, _Product) else saved

@@ -1,4 +1,5 @@
 import copy
+import gc
 import os.path as osp
 from unittest import TestCase
 
@@ -562,3 +563,28 @@ def test_box_level_option_reaches_the_pooling():
         'MultiLevelMaxRoIExtractor'
     with pytest.raises(ValueError, match='single-level'):
         MODELS.build(cfg.model)
+
+
+def _live_tensors():
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if torch.is_tensor(obj))
+
+
+@pytest.mark.parametrize('poison', [False, True])
+def test_train_steps_leave_nothing_behind(poison):
+    """A training step keeps nothing alive once it returns (the optimizer
+    states exist after the first one): the same number of live tensors
+    after the second and the third step, also when a non-finite generator
+    loss skips the generator's backward pass."""
+    register_all_modules()
+    model, cfg = build_gan()
+    model.train()
+    if poison:
+        TestNonFiniteLosses()._poison(model, 'mask', disc_side=False)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    batch = demo_batch()
+    counts = []
+    for _ in range(3):
+        model.train_step(copy.deepcopy(batch), optim_wrapper)
+        counts.append(_live_tensors())
+    assert counts[1] == counts[2], counts

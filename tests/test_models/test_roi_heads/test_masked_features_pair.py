@@ -107,3 +107,31 @@ def test_real_and_fake_properties():
     torch.testing.assert_close(pair.real, feats * real_masks[:, None])
     torch.testing.assert_close(pair.fake, feats * fake_masks[:, None])
     assert pair.fake.requires_grad and not pair.samples(True)[1].requires_grad
+
+
+@pytest.mark.parametrize('backward',
+                         ['both_players', 'discriminator_only', 'none'])
+def test_nothing_outlives_the_step(backward):
+    """The saved-tensor hooks make no reference cycle: once a step's
+    losses and samples are dropped, the features and the discriminator's
+    activations are freed, also when a backward pass does not run some of
+    the graph's nodes (the generator's pass skips D(real); a skipped
+    non-finite step runs none). The discriminator's in-place LeakyReLU and
+    BatchNorm save their outputs, which a pack hook returning the tensor
+    itself would keep alive forever."""
+    feats, real_masks, logits = _factors()
+    disc = _discriminator()
+    pair = MaskedFeaturesPair(feats, real_masks, logits.sigmoid())
+    refs = [weakref.ref(feats)]
+    with pair.saved_as_factors():
+        real, fake = pair.samples()
+        out_real, out_fake = disc(real), disc(fake)
+    refs += [weakref.ref(t) for t in out_real + out_fake]
+    gen_loss, disc_loss = MultiScaleL1Loss().game_losses(out_real, out_fake)
+    if backward != 'none':
+        disc_loss.backward(inputs=list(disc.parameters()), retain_graph=True)
+    if backward == 'both_players':
+        gen_loss.backward(inputs=[logits])
+    del feats, pair, real, fake, out_real, out_fake, gen_loss, disc_loss
+    gc.collect()
+    assert [ref() is None for ref in refs] == [True] * len(refs)
