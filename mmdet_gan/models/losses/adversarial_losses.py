@@ -135,8 +135,6 @@ class _SumAbsDiff(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor) -> Tuple[Optional[Tensor], ...]:
         sign, = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad[:2]
-        if not (need_a or need_b):
-            return None, None
         # one float tensor of the inputs' size, scaled in place
         grad = sign.to(grad_out.dtype).mul_(grad_out).view(ctx.shape)
         dtype_a, dtype_b = ctx.dtypes

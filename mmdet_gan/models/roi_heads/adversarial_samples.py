@@ -126,7 +126,7 @@ class MaskedFeaturesPair:
             feats, fake_masks = self.feats.detach(), self.fake_masks.detach()
             return (_masked(feats,
                             self.real_masks), _masked(feats, fake_masks))
-        return self._product(self.real_masks), self._product(self.fake_masks)
+        return self.real, self.fake
 
     def _product(self, masks: Tensor) -> Tensor:
         product = _masked(self.feats, masks)
