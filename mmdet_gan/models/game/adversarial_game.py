@@ -267,12 +267,15 @@ class AdversarialGame:
                     data['inputs'], data['data_samples'])
             disc_log_vars = {}
             if disc_steps and self.order == 'generator_first':
-                gen_adv_losses, disc_losses = self._shared_adversarial_losses(
-                    model, samples, disc_wrapper, weight)
-                losses.update(gen_adv_losses)
                 gen_log_vars, disc_log_vars = self._shared_step(
-                    model, losses, disc_losses, gen_wrapper, disc_wrapper,
-                    cur_iter)
+                    model,
+                    losses,
+                    samples,
+                    gen_wrapper,
+                    disc_wrapper,
+                    weight,
+                    cur_iter,
+                    keep_samples=disc_steps > 1)
                 disc_steps -= 1
             else:
                 if disc_steps:  # discriminator_first
@@ -332,17 +335,45 @@ class AdversarialGame:
             disc_losses.update(self.branch_scores(branch, loss_adv, outputs))
         return gen_losses, disc_losses
 
-    def _shared_step(self, model: 'GANDetectorMixin', gen_losses: Dict[str,
-                                                                       Tensor],
-                     disc_losses: Dict[str, Tensor], gen_wrapper: OptimWrapper,
-                     disc_wrapper: OptimWrapper,
-                     cur_iter: int) -> Tuple[dict, dict]:
-        """Both players' steps from one graph: the discriminator's gradient
-        first (only into its parameters, keeping its part of the graph),
-        then the generator's (only into its own, through the
-        discriminators), then both updates."""
-        gen_loss, gen_log_vars = model.parse_losses(gen_losses)
+    def _shared_step(self, model: 'GANDetectorMixin', losses: Dict[str,
+                                                                   Tensor],
+                     samples: AdversarialSamples, gen_wrapper: OptimWrapper,
+                     disc_wrapper: OptimWrapper, weight: float, cur_iter: int,
+                     keep_samples: bool) -> Tuple[dict, dict]:
+        """Both players' steps from one discriminator forward: the
+        discriminator's gradient first (only into its parameters, keeping
+        the graph), then the generator's (only into its own, through the
+        discriminators), then both updates.
+
+        Between the two backward passes nothing but the graph refers to the
+        discriminator's part of it: the log variables are detached and,
+        unless ``keep_samples`` (later discriminator steps reuse them), the
+        samples are released (``samples`` is empty afterwards). So what only
+        the discriminator's gradient needed is freed before the generator's
+        backward pass, the peak of the step: the real box samples and D's
+        activations on them (a loss that compares real and fake features,
+        as the mask branch's multi-scale L1, still needs its real side).
+
+        Args:
+            losses (dict): the generator's losses from its forward pass
+                (the adversarial ones are added here).
+            samples (AdversarialSamples): that forward's samples.
+            weight (float): the warm-up factor of the generator's
+                adversarial terms.
+            keep_samples (bool): keep ``samples`` for further
+                discriminator steps.
+        """
+        gen_adv_losses, disc_losses = self._shared_adversarial_losses(
+            model, samples, disc_wrapper, weight)
+        if not keep_samples:
+            samples.release()
+        gen_loss, gen_log_vars = model.parse_losses({
+            **losses,
+            **gen_adv_losses
+        })
         disc_loss, disc_log_vars = model.parse_losses(disc_losses)
+        del gen_adv_losses, disc_losses
+        disc_log_vars = _detached(disc_log_vars)
         disc_log_vars.pop('loss', None)
         disc_params = _trainable(model.discriminator.parameters())
         gen_params = _trainable(model.generator_parameters())
@@ -354,6 +385,7 @@ class AdversarialGame:
                 cur_iter,
                 inputs=disc_params,
                 retain_graph=True)
+        del disc_loss  # the graph's discriminator-only part goes with it
         with profile_range(G_BACKWARD):
             gen_ready = self._backward(
                 gen_wrapper, gen_loss, GENERATOR, cur_iter, inputs=gen_params)
@@ -514,6 +546,15 @@ def _split_rows(out: Union[Tensor, Tuple[Tensor, ...]],
     if isinstance(out, Tensor):
         return out[:num_rows], out[num_rows:]
     return (tuple(t[:num_rows] for t in out), tuple(t[num_rows:] for t in out))
+
+
+def _detached(log_vars: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """``log_vars`` with its tensors cut from the graph (a logged value
+    that refers to the graph keeps all of it alive)."""
+    return {
+        name: value.detach() if isinstance(value, Tensor) else value
+        for name, value in log_vars.items()
+    }
 
 
 def _accumulative_counts(optim_wrapper: OptimWrapper) -> int:

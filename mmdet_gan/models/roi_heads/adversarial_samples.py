@@ -199,6 +199,12 @@ class AdversarialSamples:
         """The branches with samples, in :data:`BRANCHES` order."""
         return (b for b in BRANCHES if b in self)
 
+    def release(self) -> None:
+        """Drop every pair (and so this object's references to the
+        samples): what a discriminator forward saved stays in its graph,
+        and the rest is freed as soon as nothing else refers to it."""
+        self.pairs.clear()
+
     def only(self, *branches: str) -> 'AdversarialSamples':
         """The same samples restricted to ``branches``."""
         return AdversarialSamples(

@@ -588,3 +588,44 @@ def test_train_steps_leave_nothing_behind(poison):
         model.train_step(copy.deepcopy(batch), optim_wrapper)
         counts.append(_live_tensors())
     assert counts[1] == counts[2], counts
+
+
+@pytest.mark.parametrize('disc_steps', [1, 2])
+def test_generator_backward_runs_without_the_real_box_samples(disc_steps):
+    """The shared step frees what only the discriminator's gradient needed
+    before the generator's backward pass (the step's memory peak): the
+    real box samples are dead by then (no garbage collection run), unless
+    a further discriminator step still needs them."""
+    import weakref
+    from unittest import mock
+
+    from mmdet_gan.models.game.adversarial_game import AdversarialGame
+    from mmdet_gan.models.roi_heads import adversarial_roi_head_mixin as mixin
+    from mmdet_gan.utils.players import GENERATOR
+    register_all_modules()
+    MessageHub.get_instance('test_gan').update_info('iter', 0)
+    model, cfg = build_gan(disc_steps=disc_steps)
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    real_refs, alive_at_g_backward = [], []
+    original_pool = mixin.pool_real_fake
+
+    def pool_real_fake(*args, **kwargs):
+        real, fake = original_pool(*args, **kwargs)
+        real_refs.append(weakref.ref(real))
+        return real, fake
+
+    original_backward = AdversarialGame._backward
+
+    def backward(self, optim_wrapper, loss, player, cur_iter, **kwargs):
+        if player == GENERATOR:
+            alive_at_g_backward.append(
+                [ref() is not None for ref in real_refs])
+        return original_backward(self, optim_wrapper, loss, player, cur_iter,
+                                 **kwargs)
+
+    with mock.patch.object(mixin, 'pool_real_fake', pool_real_fake), \
+            mock.patch.object(AdversarialGame, '_backward', backward):
+        model.train_step(demo_batch(), optim_wrapper)
+    assert real_refs and len(alive_at_g_backward) == 1
+    assert alive_at_g_backward[0] == [disc_steps > 1] * len(real_refs)
