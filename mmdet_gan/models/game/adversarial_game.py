@@ -372,7 +372,8 @@ class AdversarialGame:
             **gen_adv_losses
         })
         disc_loss, disc_log_vars = model.parse_losses(disc_losses)
-        del gen_adv_losses, disc_losses
+        # its losses and scores refer to D's part of the graph
+        del disc_losses
         disc_log_vars = _detached(disc_log_vars)
         disc_log_vars.pop('loss', None)
         disc_params = _trainable(model.discriminator.parameters())
