@@ -309,3 +309,41 @@ def test_fake_box_pooled_at_its_gt_level():
         at_gt.double(), linear_pooled(fake_rois, [0]), rtol=1e-5, atol=1e-4)
     at_gt.sum().backward()  # still differentiable w.r.t. the coordinates
     assert fake.grad is not None and fake.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('fake_at_real_level', [False, True])
+@pytest.mark.parametrize(
+    'extractor_type', ['RegistrySingleRoIExtractor', 'MultiLevelMaxRoIExtractor'])
+def test_real_boxes_pooled_once_per_distinct_box(extractor_type,
+                                                 fake_at_real_level):
+    """Positives matched to the same GT box share its real features: each
+    distinct (image, GT box) is pooled once, and every row gets the values
+    that pooling it alone gives."""
+    from mmdet_gan.models.roi_heads.adversarial_samples import pool_real_fake
+    if fake_at_real_level and extractor_type == 'MultiLevelMaxRoIExtractor':
+        pytest.skip('the max over levels has no level per box')
+    extractor = MODELS.build(extractor_cfg(extractor_type))
+    feats = make_feats()
+    gts = torch.tensor([[4., 6., 40., 30.], [10., 12., 130., 150.]])
+    # rows 0, 2, 4 repeat (image 0, box 0); row 3 is box 0 of image 1;
+    # box 1 maps to P3, box 0 to P2
+    inds = torch.tensor([0, 0, 0, 1, 0])
+    real = gts[[0, 1, 0, 0, 0]]
+    fake = real + torch.linspace(0.5, 2.5, 5)[:, None]
+    pooled_rows = []
+    forward = extractor.forward
+
+    def counting_forward(feats, rois, *args, **kwargs):
+        pooled_rows.append(rois.size(0))
+        return forward(feats, rois, *args, **kwargs)
+
+    extractor.forward = counting_forward
+    got_real, _ = pool_real_fake(
+        extractor, feats, inds, real, fake,
+        fake_at_real_level=fake_at_real_level)
+    assert pooled_rows == [3, 5]  # real: 3 distinct rows; fake: all 5
+    extractor.forward = forward
+    for i in range(5):
+        roi = torch.cat([inds[i:i + 1].float()[:, None], real[i:i + 1]], 1)
+        torch.testing.assert_close(got_real[i:i + 1], extractor(feats, roi))
+    assert not got_real.requires_grad
