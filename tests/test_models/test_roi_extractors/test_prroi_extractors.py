@@ -313,7 +313,8 @@ def test_fake_box_pooled_at_its_gt_level():
 
 @pytest.mark.parametrize('fake_at_real_level', [False, True])
 @pytest.mark.parametrize(
-    'extractor_type', ['RegistrySingleRoIExtractor', 'MultiLevelMaxRoIExtractor'])
+    'extractor_type',
+    ['RegistrySingleRoIExtractor', 'MultiLevelMaxRoIExtractor'])
 def test_real_boxes_pooled_once_per_distinct_box(extractor_type,
                                                  fake_at_real_level):
     """Positives matched to the same GT box share its real features: each
