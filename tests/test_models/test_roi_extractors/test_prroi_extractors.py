@@ -340,7 +340,11 @@ def test_real_boxes_pooled_once_per_distinct_box(extractor_type,
 
     extractor.forward = counting_forward
     got_real, _ = pool_real_fake(
-        extractor, feats, inds, real, fake,
+        extractor,
+        feats,
+        inds,
+        real,
+        fake,
         fake_at_real_level=fake_at_real_level)
     assert pooled_rows == [3, 5]  # real: 3 distinct rows; fake: all 5
     extractor.forward = forward
