@@ -251,3 +251,52 @@ class ConvDiscriminator(BaseModule):
                 x = layer(x)
             outs.append(x)
         return outs
+
+    def forward_layers_joint(
+            self, real: Tensor,
+            fake: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
+        """Outputs of every conv layer for real and fake samples whose
+        normalisation layers see them as one batch.
+
+        The same outputs as :meth:`forward_layers` of
+        ``torch.cat([real, fake])`` split after ``len(real)`` rows, without
+        that concatenation of the inputs: the layers before the first one
+        with a norm layer (the first, plain conv) see each side alone, which
+        gives the same values, and the two sides are joined at the input of
+        the first normalised layer (or the first with spectral
+        normalisation, whose power iteration steps at every call in
+        training). So autograd keeps each side's input as
+        its own tensor (a product kept as its factors stays so) and no copy
+        of both inputs.
+
+        Args:
+            real (Tensor): (N_r, in_channels, roi_size, roi_size).
+            fake (Tensor): (N_f, in_channels, roi_size, roi_size).
+
+        Returns:
+            tuple[list[Tensor], list[Tensor]]: each side's ``num_convs``
+            layer outputs, as :meth:`forward_layers` gives them.
+        """
+        self._check_input(real)
+        self._check_input(fake)
+        sides = [
+            cast_to_compute_dtype(real, self),
+            cast_to_compute_dtype(fake, self)
+        ]
+        outs = ([], [])
+        joint = None
+        for layer, (_, _, _, out_size) in zip(self.convs, self.specs):
+            # spectral norm's power iteration steps at every call in
+            # training: such a layer sees the joint batch, as in forward
+            if joint is None and (layer.with_norm or layer.with_spectral_norm):
+                joint = torch.cat(sides)
+            if joint is None:
+                sides = [layer(side) for side in sides]
+                for side_outs, side in zip(outs, sides):
+                    side_outs.append(side)
+                continue
+            with batch_statistics_fallback(layer, joint.size(0) * out_size**2):
+                joint = layer(joint)
+            outs[0].append(joint[:real.size(0)])
+            outs[1].append(joint[real.size(0):])
+        return outs

@@ -1,5 +1,7 @@
 """DCGAN-style discriminator over RoI features (box branch of GAN Mask
 R-CNN)."""
+from typing import Tuple
+
 from mmdet.registry import MODELS
 from mmdet.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
@@ -71,3 +73,15 @@ class BoxDiscriminator(ConvDiscriminator):
             Tensor: (N, 1) raw logits (no sigmoid).
         """
         return self.forward_layers(x)[-1].flatten(1)
+
+    def forward_joint(self, real: Tensor,
+                      fake: Tensor) -> Tuple[Tensor, Tensor]:
+        """Score real and fake RoI features normalised as one batch
+        (``gan_cfg.real_fake_batch='joint'``): :meth:`forward` of their
+        concatenation, split (see :meth:`forward_layers_joint`).
+
+        Returns:
+            tuple[Tensor, Tensor]: (N_r, 1) and (N_f, 1) raw logits.
+        """
+        real_outs, fake_outs = self.forward_layers_joint(real, fake)
+        return real_outs[-1].flatten(1), fake_outs[-1].flatten(1)

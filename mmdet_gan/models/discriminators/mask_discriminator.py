@@ -1,7 +1,7 @@
 """SegAN-style multi-scale discriminator for the mask branch of GAN Mask
 R-CNN."""
 import functools
-from typing import Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 from mmdet.registry import MODELS
@@ -9,6 +9,9 @@ from mmdet.utils import OptConfigType, OptMultiConfig
 from torch import Tensor
 
 from .base_discriminator import DCGAN_INIT_CFG, ConvDiscriminator
+
+# the multi-scale features per layer, or the logits
+MaskDiscOutput = Union[Tensor, Tuple[Tensor, ...]]
 
 
 @MODELS.register_module()
@@ -135,7 +138,7 @@ class MaskDiscriminator(ConvDiscriminator):
             dim += channels * size**2
         return dim
 
-    def forward(self, x: Tensor) -> Union[Tensor, Tuple[Tensor, ...]]:
+    def forward(self, x: Tensor) -> MaskDiscOutput:
         """Score masked RoI features.
 
         Args:
@@ -155,7 +158,24 @@ class MaskDiscriminator(ConvDiscriminator):
             the input or the discriminator is) whatever autocast computed
             the layers in. Otherwise (N, 1) raw logits.
         """
-        outs = self.forward_layers(x)
+        return self._outputs(x, self.forward_layers(x))
+
+    def forward_joint(self, real: Tensor,
+                      fake: Tensor) -> Tuple[MaskDiscOutput, MaskDiscOutput]:
+        """:meth:`forward` of real and fake masked features normalised as
+        one batch (``gan_cfg.real_fake_batch='joint'``): that of their
+        concatenation, split (see :meth:`forward_layers_joint`).
+
+        Returns:
+            tuple: the real side's and the fake side's :meth:`forward`
+            output.
+        """
+        real_outs, fake_outs = self.forward_layers_joint(real, fake)
+        return self._outputs(real, real_outs), self._outputs(fake, fake_outs)
+
+    def _outputs(self, x: Tensor, outs: List[Tensor]) -> MaskDiscOutput:
+        """What :meth:`forward` returns, from its input and the layers'
+        outputs."""
         if not self.return_features:
             return outs[-1].flatten(1)
         feats = [x] + outs

@@ -169,8 +169,7 @@ class AdversarialGame:
                     with pair.saved_as_factors():
                         real, fake = pair.samples(detach)
                         if self.real_fake_batch == 'joint':
-                            both = disc(torch.cat([real, fake.to(real.dtype)]))
-                            scores = _split_rows(both, real.size(0))
+                            scores = _joint_forward(disc, real, fake)
                         else:
                             scores = (disc(real), disc(fake))
                     outputs[branch].append((*scores, pair.weight))
@@ -538,6 +537,19 @@ def _weighted_sum(terms: List[Tuple[Tensor, float]],
     for loss, w in terms[1:]:
         total = total + loss * w
     return total
+
+
+def _joint_forward(disc: nn.Module, real: Tensor,
+                   fake: Tensor) -> Tuple[object, object]:
+    """``disc``'s outputs for real and fake samples run as one batch: its
+    ``forward_joint`` where it has one (the discriminators of this package:
+    it joins the two sides only where a norm layer needs it), else its
+    forward of their concatenation, split."""
+    fake = fake.to(real.dtype)
+    forward_joint = getattr(disc, 'forward_joint', None)
+    if forward_joint is not None:
+        return forward_joint(real, fake)
+    return _split_rows(disc(torch.cat([real, fake])), real.size(0))
 
 
 def _split_rows(out: Union[Tensor, Tuple[Tensor, ...]],

@@ -463,8 +463,13 @@ def test_joint_real_fake_batch_shares_batch_statistics():
     fake = 2 * real
     adv_samples = AdversarialSamples([(28, 28)])
     adv_samples.add('box', AdversarialPair(real, fake))
+    first_conv_batches = []
+    joint.discriminator.box.convs[0].register_forward_pre_hook(
+        lambda _, args: first_conv_batches.append(args[0].size(0)))
     with torch.no_grad():
         j_real, j_fake, _ = joint.discriminate(adv_samples)['box'][0]
+        # the plain first conv sees each side alone: no joined input copy
+        assert first_conv_batches == [6, 6]
         s_real, s_fake, _ = separate.discriminate(adv_samples)['box'][0]
         disc = joint.discriminator.box
         both = disc(torch.cat([real, fake]))

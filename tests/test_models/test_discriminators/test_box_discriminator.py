@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 import torch.nn as nn
@@ -183,3 +185,61 @@ def test_init_weights():
     assert torch.equal(bn.bias, torch.zeros_like(bn.bias))
     assert torch.equal(model.convs[0].conv.bias,
                        torch.zeros_like(model.convs[0].conv.bias))
+
+
+def _grads(model, inputs, outputs):
+    """Gradients of a fixed weighted sum of ``outputs`` w.r.t. the
+    parameters and ``inputs``."""
+    flat = [
+        o for out in outputs
+        for o in (out if isinstance(out, tuple) else (out, ))
+    ]
+    weights = [
+        torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)
+        for o in flat
+    ]
+    total = sum((o * w).sum() for o, w in zip(flat, weights))
+    return torch.autograd.grad(total, list(model.parameters()) + inputs)
+
+
+@pytest.mark.parametrize('disc_type, kwargs', [
+    ('BoxDiscriminator', {}),
+    ('BoxDiscriminator', dict(norm_cfg=None, with_spectral_norm=True)),
+    ('MaskDiscriminator', {}),
+    ('MaskDiscriminator', dict(last_layer='reference')),
+    ('MaskDiscriminator', dict(return_features=False)),
+])
+def test_forward_joint_is_forward_of_the_concatenation(disc_type, kwargs):
+    """``forward_joint`` (``gan_cfg.real_fake_batch='joint'``) gives the
+    values and gradients of the forward of ``cat([real, fake])`` split,
+    while the layers before the first norm layer see each side alone (no
+    concatenated copy of the inputs)."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(type=disc_type, in_channels=8, base_channels=4, **kwargs))
+    model.train().double()  # exact to rounding: sums in another order
+    real = torch.randn(3, 8, 28, 28, dtype=torch.double, requires_grad=True)
+    fake = torch.randn(5, 8, 28, 28, dtype=torch.double, requires_grad=True)
+    # a forward in training changes state (BN statistics, spectral norm's
+    # power iteration): the reference runs on a copy
+    reference = copy.deepcopy(model)
+    batch_sizes = [[] for _ in model.convs]
+    for sizes, layer in zip(batch_sizes, model.convs):
+        layer.register_forward_pre_hook(
+            lambda _, args, sizes=sizes: sizes.append(args[0].size(0)))
+    got = model.forward_joint(real, fake)
+    # where the first norm layer is; with spectral norm, every layer
+    first_joined = 0 if kwargs.get('with_spectral_norm') else 1
+    assert batch_sizes[:first_joined] == [[3, 5]] * first_joined
+    assert batch_sizes[first_joined:] == [[8]] * (
+        len(model.convs) - first_joined)
+    both = reference(torch.cat([real, fake]))
+    if isinstance(both, tuple):
+        expected = (tuple(t[:3] for t in both), tuple(t[3:] for t in both))
+    else:
+        expected = (both[:3], both[3:])
+    torch.testing.assert_close(got, expected)
+    for got_grad, expected_grad in zip(
+            _grads(model, [real, fake], got),
+            _grads(reference, [real, fake], expected)):
+        torch.testing.assert_close(got_grad, expected_grad)
