@@ -244,13 +244,27 @@ class ConvDiscriminator(BaseModule):
             (N, C_i, S_i, S_i); the last one is (N, C_last, 1, 1).
         """
         self._check_input(x)
-        x = cast_to_compute_dtype(x, self)
+        return self._run_layers(
+            cast_to_compute_dtype(x, self), 0, len(self.convs))
+
+    def _run_layers(self, x: Tensor, start: int, stop: int) -> List[Tensor]:
+        """Outputs of layers ``start .. stop - 1``, the first fed ``x``."""
         outs = []
-        for layer, (_, _, _, out_size) in zip(self.convs, self.specs):
+        for layer, (_, _, _, out_size) in zip(self.convs[start:stop],
+                                              self.specs[start:stop]):
             with batch_statistics_fallback(layer, x.size(0) * out_size**2):
                 x = layer(x)
             outs.append(x)
         return outs
+
+    def _first_joint_layer(self) -> int:
+        """Index of the first layer that must see real and fake as one
+        batch: the first with a norm layer, or with spectral normalisation
+        (its power iteration steps at every call in training);
+        ``num_convs`` if none has either."""
+        return next((i for i, layer in enumerate(self.convs)
+                     if layer.with_norm or layer.with_spectral_norm),
+                    len(self.convs))
 
     def forward_layers_joint(
             self, real: Tensor,
@@ -264,8 +278,8 @@ class ConvDiscriminator(BaseModule):
         with a norm layer (the first, plain conv) see each side alone, which
         gives the same values, and the two sides are joined at the input of
         the first normalised layer (or the first with spectral
-        normalisation, whose power iteration steps at every call in
-        training). So autograd keeps each side's input as
+        normalisation, see :meth:`_first_joint_layer`). So autograd keeps
+        each side's input as
         its own tensor (a product kept as its factors stays so) and no copy
         of both inputs.
 
@@ -279,24 +293,14 @@ class ConvDiscriminator(BaseModule):
         """
         self._check_input(real)
         self._check_input(fake)
-        sides = [
-            cast_to_compute_dtype(real, self),
-            cast_to_compute_dtype(fake, self)
-        ]
-        outs = ([], [])
-        joint = None
-        for layer, (_, _, _, out_size) in zip(self.convs, self.specs):
-            # spectral norm's power iteration steps at every call in
-            # training: such a layer sees the joint batch, as in forward
-            if joint is None and (layer.with_norm or layer.with_spectral_norm):
-                joint = torch.cat(sides)
-            if joint is None:
-                sides = [layer(side) for side in sides]
-                for side_outs, side in zip(outs, sides):
-                    side_outs.append(side)
-                continue
-            with batch_statistics_fallback(layer, joint.size(0) * out_size**2):
-                joint = layer(joint)
-            outs[0].append(joint[:real.size(0)])
-            outs[1].append(joint[real.size(0):])
-        return outs
+        first = self._first_joint_layer()
+        sides = [cast_to_compute_dtype(x, self) for x in (real, fake)]
+        alone = [self._run_layers(x, 0, first) for x in sides]
+        if first == len(self.convs):
+            return alone[0], alone[1]
+        joint_input = torch.cat(
+            [outs[-1] if outs else x for outs, x in zip(alone, sides)])
+        joint = self._run_layers(joint_input, first, len(self.convs))
+        num_real = real.size(0)
+        return (alone[0] + [out[:num_real] for out in joint],
+                alone[1] + [out[num_real:] for out in joint])

@@ -205,6 +205,7 @@ def _grads(model, inputs, outputs):
 @pytest.mark.parametrize('disc_type, kwargs', [
     ('BoxDiscriminator', {}),
     ('BoxDiscriminator', dict(norm_cfg=None, with_spectral_norm=True)),
+    ('BoxDiscriminator', dict(norm_cfg=None)),
     ('MaskDiscriminator', {}),
     ('MaskDiscriminator', dict(last_layer='reference')),
     ('MaskDiscriminator', dict(return_features=False)),
@@ -228,8 +229,14 @@ def test_forward_joint_is_forward_of_the_concatenation(disc_type, kwargs):
         layer.register_forward_pre_hook(
             lambda _, args, sizes=sizes: sizes.append(args[0].size(0)))
     got = model.forward_joint(real, fake)
-    # where the first norm layer is; with spectral norm, every layer
-    first_joined = 0 if kwargs.get('with_spectral_norm') else 1
+    # where the first norm layer is; with spectral norm, every layer;
+    # with neither, none joins
+    if kwargs.get('with_spectral_norm'):
+        first_joined = 0
+    elif 'norm_cfg' in kwargs:
+        first_joined = len(model.convs)
+    else:
+        first_joined = 1
     assert batch_sizes[:first_joined] == [[3, 5]] * first_joined
     assert batch_sizes[first_joined:] == [[8]] * (
         len(model.convs) - first_joined)
