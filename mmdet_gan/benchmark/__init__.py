@@ -6,6 +6,7 @@
   :mod:`mmdet_gan.utils.profiling`, top operators;
 - :mod:`.memory`: resident tensor bytes and a step's peak;
 - :mod:`.steps`: the training / inference steps it runs;
+- :mod:`.replay`: rounds that repeat the same work (``--same-work``);
 - :mod:`.builders`: models, optim wrappers and batches from configs;
 - :mod:`.report`: the text report and the target verdict;
 - :mod:`.train`: the GAN vs baseline training benchmark.

@@ -14,7 +14,7 @@ discriminators' forward with ``discriminator_first``) sums its occurrences.
 """
 import copy
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -249,9 +249,14 @@ def profile_step(step: Callable[[], object],
     return step_pieces(profile_spans(prof, clock), clock)
 
 
-def profile_interleaved(steps: Dict[str, Callable[[dict], object]],
-                        batches: Sequence[dict], start: int, iters: int,
-                        device: torch.device) -> Dict[str, List[dict]]:
+def profile_interleaved(
+    steps: Dict[str, Callable[[dict], object]],
+    batches: Sequence[dict],
+    start: int,
+    iters: int,
+    device: torch.device,
+    prepare: Optional[Callable[[str, int],
+                               None]] = None) -> Dict[str, List[dict]]:
     """Profile ``iters`` rounds of the roles' steps, interleaved.
 
     Round ``i`` runs :func:`profile_step` of ``steps[role]`` for every role
@@ -266,14 +271,19 @@ def profile_interleaved(steps: Dict[str, Callable[[dict], object]],
         start (int): index of the first round's batch.
         iters (int): rounds.
         device (torch.device): see :func:`profile_step`.
+        prepare (callable, optional): ``prepare(role, batch_index)`` before
+            each step, outside the profile (see ``timing.run_interleaved``).
 
     Returns:
         dict[str, list[dict]]: ``{role: [step_pieces of each round]}``.
     """
     out: Dict[str, List[dict]] = {role: [] for role in steps}
     for i in range(iters):
-        batch = batches[(start + i) % len(batches)]
+        index = (start + i) % len(batches)
+        batch = batches[index]
         for role, step in steps.items():
+            if prepare is not None:
+                prepare(role, index)
             data = copy.deepcopy(batch)
             out[role].append(profile_step(lambda: step(data), device))
     return out

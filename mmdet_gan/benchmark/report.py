@@ -172,6 +172,11 @@ def format_report(res: dict) -> str:
         f'data: {res["data"]}',
         f'identical generator/baseline weights at start: '
         f'{res["same_start_weights"]}',
+        'measured rounds: ' +
+        ('the same work (--same-work: each from the post-warm-up state, '
+         'generator = baseline weights, RNGs seeded per batch)'
+         if res.get('same_work') else
+         'each model trains on (their work drifts apart)'),
         '',
         f'training, s/iter ({tr[GAN]["n"]} timed iterations after '
         f'{res["warmup"]} warm-up, interleaved GAN/baseline; CPU = process '

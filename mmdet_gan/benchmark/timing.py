@@ -7,13 +7,16 @@ call is timed by the wall clock and by the process CPU time (all threads).
 """
 import copy
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 #: A step: takes one batch (a fresh deep copy) and returns nothing useful.
 StepFn = Callable[[dict], object]
+#: Called untimed before a role's step: ``prepare(role, batch_index)``
+#: (e.g. ``replay.SameWorkReplay``).
+PrepareFn = Callable[[str, int], None]
 
 
 def device_sync(device: torch.device) -> Callable[[], None]:
@@ -53,8 +56,12 @@ def stats(values: Sequence[float]) -> Dict[str, float]:
         n=int(arr.size))
 
 
-def run_interleaved(steps: Dict[str, StepFn], batches: List[dict], warmup: int,
-                    iters: int, sync: Callable[[], None]) -> Dict[str, dict]:
+def run_interleaved(steps: Dict[str, StepFn],
+                    batches: List[dict],
+                    warmup: int,
+                    iters: int,
+                    sync: Callable[[], None],
+                    prepare: Optional[PrepareFn] = None) -> Dict[str, dict]:
     """Time the steps of several roles in turn on the same batches.
 
     Round ``i`` runs ``steps[role]`` for every role, in the dict's order, on
@@ -68,6 +75,8 @@ def run_interleaved(steps: Dict[str, StepFn], batches: List[dict], warmup: int,
         iters (int): timed rounds.
         sync (callable): waits for the device (see :func:`device_sync`);
             called before and after each timed call.
+        prepare (callable, optional): ``prepare(role, i % len(batches))``
+            before each step, outside the timed span.
 
     Returns:
         dict: ``times`` ``{role: [wall seconds]}`` and ``cpu_times``
@@ -79,6 +88,8 @@ def run_interleaved(steps: Dict[str, StepFn], batches: List[dict], warmup: int,
     for i in range(warmup + iters):
         batch = batches[i % len(batches)]
         for role, step in steps.items():
+            if prepare is not None:
+                prepare(role, i % len(batches))
             data = copy.deepcopy(batch)
             sync()
             start, cpu_start = time.perf_counter(), time.process_time()

@@ -29,7 +29,7 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from . import builders, memory, pieces, report, steps, timing
+from . import builders, memory, pieces, replay, report, steps, timing
 from .report import BASE, GAN
 
 MB = 2.0**20
@@ -66,6 +66,13 @@ class TrainBenchmarkOptions:
             (applied before ``cfg_options``).
         target (float): the GAN/baseline ratio of training time and of
             memory to check.
+        same_work (bool): after the warm-up, start every timed, profiled
+            and memory-measured round from the saved post-warm-up state,
+            the GAN's generator holding the baseline's weights, and the RNGs
+            seeded per batch (``replay.SameWorkReplay``): both generators
+            then do the same work, and the ratios measure the adversarial
+            part alone. Without it, each model trains on from step to step
+            (the realistic drift, and a noisier ratio).
         display_root (str, optional): config paths under it are reported
             relative to it.
     """
@@ -86,6 +93,7 @@ class TrainBenchmarkOptions:
     cfg_options: Optional[dict] = None
     shared_cfg_options: Optional[dict] = None
     target: float = 1.10
+    same_work: bool = False
     display_root: Optional[str] = None
 
 
@@ -189,7 +197,15 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
         role: steps.train_step_fn(models[role], wrappers[role])
         for role in models
     }
-    run = timing.run_interleaved(train, batches, opts.warmup, opts.iters, sync)
+    prepare = None
+    if opts.same_work:
+        timing.run_interleaved(train, batches, opts.warmup, 0, sync)
+        prepare = replay.SameWorkReplay(models, wrappers, BASE, opts.seed)
+        run = timing.run_interleaved(train, batches, 0, opts.iters, sync,
+                                     prepare)
+    else:
+        run = timing.run_interleaved(train, batches, opts.warmup, opts.iters,
+                                     sync)
     train_stats = {r: timing.stats(t) for r, t in run['times'].items()}
     train_cpu = {r: timing.stats(t) for r, t in run['cpu_times'].items()}
     paired = [g / b for g, b in zip(run['times'][GAN], run['times'][BASE])]
@@ -199,8 +215,9 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
         role: steps.train_step_fn(models[role], wrappers[role], ranged=True)
         for role in models
     }
-    profiled = pieces.profile_interleaved(ranged, batches, opts.warmup,
-                                          opts.iters, device)
+    first = 0 if opts.same_work else opts.warmup
+    profiled = pieces.profile_interleaved(ranged, batches, first, opts.iters,
+                                          device, prepare)
     whole = {
         role: timing.stats([p.pop(pieces.WHOLE_STEP, 0.) for p in runs])
         for role, runs in profiled.items()
@@ -210,6 +227,8 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
     for role in models:
         resident = memory.resident_bytes(models[role], wrappers[role])
         data_copy = copy.deepcopy(batches[0])
+        if prepare is not None:
+            prepare(role, 0)
         with steps.counting_adversarial_samples(models[role]) as counts:
             measured = memory.step_peak_bytes(lambda: train[role](data_copy),
                                               device)
@@ -232,6 +251,7 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
         shared_cfg_options=_options_text(opts.shared_cfg_options),
         data=data,
         same_start_weights=same_start,
+        same_work=opts.same_work,
         warmup=opts.warmup,
         train=train_stats,
         train_cpu=train_cpu,

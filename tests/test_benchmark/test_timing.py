@@ -41,5 +41,34 @@ def test_run_interleaved_order_copies_and_warmup():
         assert all(t >= 0 for v in run[key].values() for t in v)
 
 
+def test_run_interleaved_prepares_each_step_untimed(monkeypatch):
+    """``prepare(role, batch index)`` runs before each call (warm-up
+    included), outside the timed span: on a fake wall clock that only
+    ``prepare`` advances, every timed span is 0 s."""
+    events, clock = [], [0.]
+    monkeypatch.setattr(timing.time, 'perf_counter', lambda: clock[0])
+
+    def prepare(role, index):
+        events.append(('prepare', role, index))
+        clock[0] += 10.
+
+    def step(role):
+        return lambda data: events.append(('step', role, data['i']))
+
+    run = timing.run_interleaved(
+        dict(gan=step('gan'), baseline=step('baseline')),
+        [dict(i=0), dict(i=1)],
+        warmup=1,
+        iters=2,
+        sync=lambda: None,
+        prepare=prepare)
+    expected = []
+    for index in (0, 1, 0):
+        for role in ('gan', 'baseline'):
+            expected += [('prepare', role, index), ('step', role, index)]
+    assert events == expected
+    assert all(t == 0. for v in run['times'].values() for t in v)
+
+
 def test_device_sync_is_a_no_op_on_cpu():
     assert timing.device_sync(torch.device('cpu'))() is None

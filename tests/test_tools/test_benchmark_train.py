@@ -28,7 +28,7 @@ def tiny_run(tool, tmp_path_factory):
     argv = [
         '--iters', '1', '--warmup', '0', '--infer-iters', '1',
         '--img-size', '128', '--batch-size', '1', '--num-gts', '2',
-        '--top-ops', '3', '--json', str(out),
+        '--top-ops', '3', '--json', str(out), '--same-work',
         '--shared-cfg-options',
         'model.train_cfg.rpn_proposal.max_per_img=100',
         'model.train_cfg.rcnn.sampler.num=64',
@@ -48,6 +48,8 @@ def test_main_ratios(tiny_run):
         assert res[key] > 0 and math.isfinite(res[key]), key
     # The generator and the baseline start from the same weights.
     assert res['same_start_weights'] is True
+    assert res['same_work'] is True
+    assert 'measured rounds: the same work (--same-work' in format_report(res)
     for role in ('gan', 'baseline'):
         for key in ('train', 'train_cpu', 'inference', 'inference_cpu'):
             assert res[key][role]['n'] == 1
@@ -117,6 +119,8 @@ def test_main_data_root(tool, tiny_demo_data, tmp_path):
     for key in ('train_time_ratio', 'train_cpu_ratio', 'memory_ratio'):
         assert res[key] > 0 and math.isfinite(res[key]), key
     assert res['top_ops'] is None
+    assert res['same_work'] is False
+    assert 'measured rounds: each model trains on' in format_report(res)
     assert fallback['data'].startswith('1 batches of demo_mm_inputs')
     assert f'(--data-root {missing} not found)' in fallback['data']
 
@@ -161,7 +165,8 @@ def test_cli_options(tool):
         top_ops=8,
         cfg_options=None,
         target=1.10,
-        shared_cfg_options=None)
+        shared_cfg_options=None,
+        same_work=False)
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -17,6 +17,14 @@ Example::
     python tools/analysis_tools/benchmark_train.py --iters 5 --warmup 1 \\
         --cfg-options model.roi_head.num_adv_samples=16
     python tools/analysis_tools/benchmark_train.py --data-root data/demo/
+    python tools/analysis_tools/benchmark_train.py --data-root data/demo/ \
+        --threads 1 --iters 20 --same-work
+
+With ``--same-work`` every measured round starts both models from one
+saved state, the GAN's generator holding the baseline's weights, with the
+RNGs seeded per batch: the generators sample the same proposals and RoIs,
+so the ratios measure the adversarial part alone, without the drift of two
+models that train apart (``mmdet_gan/benchmark/replay.py``).
     python tools/analysis_tools/benchmark_train.py --threads 1 --iters 4 \\
         --warmup 1 --infer-iters 0 --cfg-options \\
         model.roi_head.adv_box_roi_extractor.levels=[3] \\
@@ -121,6 +129,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='torch.set_num_threads for the run (default: torch\'s); '
         'with 1 the CPU-time ratio is the least sensitive to other '
         'processes on a shared machine')
+    parser.add_argument(
+        '--same-work',
+        action='store_true',
+        help='after the warm-up, start every measured round from the saved '
+        'post-warm-up state, the GAN\'s generator holding the baseline\'s '
+        'weights, with the RNGs seeded per batch: both generators sample '
+        'the same proposals and RoIs, so the ratios measure the adversarial '
+        'part alone (mmdet_gan/benchmark/replay.py); without it each model '
+        'trains on and their work drifts apart')
     parser.add_argument(
         '--json', default=None, help='also write the results to this file')
     parser.add_argument(
