@@ -16,7 +16,8 @@ from mmengine.runner import Runner
 
 import mmdet_gan  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmdet_gan.utils.launch import (allow_unsafe_checkpoint_load,
-                                    resolve_work_dir, setup_cpu_distributed)
+                                    release_distributed, resolve_work_dir,
+                                    setup_cpu_distributed)
 from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 
@@ -137,6 +138,7 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     runner.test()
+    release_distributed()
 
 
 if __name__ == '__main__':

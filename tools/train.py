@@ -11,7 +11,8 @@ from mmengine.runner import Runner
 import mmdet_gan  # noqa: F401  (registers modules, safe checkpoint loading)
 from mmdet_gan.utils.dataset_check import explain_dataset_error
 from mmdet_gan.utils.launch import (allow_unsafe_checkpoint_load, enable_amp,
-                                    resolve_work_dir, setup_cpu_distributed)
+                                    release_distributed, resolve_work_dir,
+                                    setup_cpu_distributed)
 from mmdet_gan.utils.warning_filters import ignore_pkg_resources_deprecation
 
 
@@ -115,6 +116,7 @@ def main(argv=None):
         if explained is None:
             raise
         raise explained from err
+    release_distributed()
 
 
 if __name__ == '__main__':

@@ -87,6 +87,23 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
         wrapper_cfg.setdefault('device_ids', None)
 
 
+def release_distributed() -> None:
+    """Destroy the default process group at the end of a run that has one.
+
+    MMEngine's runner never destroys it, so the interpreter's shutdown
+    finds gloo's worker threads still holding their work objects, which can
+    abort the process after a finished run ("terminate called without an
+    active exception", seen once in ``tools/dist_train.sh`` on a loaded
+    machine; pytorch/pytorch#190489). torch's documentation asks every
+    process to call ``destroy_process_group`` once communication is over.
+    Called by ``tools/train.py`` and ``tools/test.py`` after a run that
+    returned normally (every rank gets there), not after an exception: with
+    NCCL, destroying the group can wait for ranks that never come.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
 def allow_unsafe_checkpoint_load() -> None:
     """Explicit opt-in to ``weights_only=False`` for trusted checkpoints."""
     os.environ[UNSAFE_LOAD_ENV] = '1'

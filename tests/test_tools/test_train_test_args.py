@@ -133,3 +133,33 @@ def test_pytorch_launcher_on_cpu_keeps_the_configured_timeout(monkeypatch):
     cfg = train_cfg(GAN_CFG)
     launch.setup_cpu_distributed(cfg, 'pytorch')
     assert calls[1] == dict(backend='gloo')
+
+
+def test_release_distributed_destroys_the_default_group(tmp_path):
+    """After a run the tools destroy the process group (a one-process gloo
+    group here); without one it does nothing."""
+    import torch.distributed as dist
+
+    from mmdet_gan.utils.launch import release_distributed
+    release_distributed()  # no group: nothing to do, no error
+    dist.init_process_group(
+        backend='gloo',
+        init_method=f'file://{tmp_path / "store"}',
+        rank=0,
+        world_size=1)
+    try:
+        assert dist.is_initialized()
+        release_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('tool', ['train.py', 'test.py'])
+def test_tools_release_the_process_group_after_the_run(tool):
+    """Both tools call release_distributed after the runner returns."""
+    source = open(osp.join(REPO_ROOT, 'tools', tool)).read()
+    main = source[source.index('def main('):]
+    run = 'runner.train()' if tool == 'train.py' else 'runner.test()'
+    assert main.index(run) < main.index('release_distributed()')
