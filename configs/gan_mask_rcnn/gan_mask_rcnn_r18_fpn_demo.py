@@ -15,7 +15,7 @@ _base_ = '../mask_rcnn/mask_rcnn_r18_fpn_demo.py'
 # - the discriminators are a quarter as wide as the reference's
 #   (base_channels 16: 16-32-64-128 channels).
 # Measured (docs/benchmarks.md, benchmark_train.py --same-work, both
-# models doing the same work): 1.10-1.11x the baseline's CPU time per
+# models doing the same work): 1.09-1.11x the baseline's CPU time per
 # iteration and 1.09x its memory; with num_adv_samples=8, 1.07x / 1.05x.
 # The previous demo setting (P3-P5 fused by max, base_channels 32) cost
 # 1.19x / 1.13x (measured training apart).
