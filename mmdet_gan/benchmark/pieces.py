@@ -20,7 +20,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from mmdet_gan.utils.profiling import RANGE_PREFIX, TRAIN_STEP
-from .timing import stats
+from .timing import PrepareFn, stats
 
 #: ``clock`` of :func:`range_times`: the ranges' host (CPU) time, or the
 #: CUDA kernel time of the operators they contain.
@@ -250,13 +250,12 @@ def profile_step(step: Callable[[], object],
 
 
 def profile_interleaved(
-    steps: Dict[str, Callable[[dict], object]],
-    batches: Sequence[dict],
-    start: int,
-    iters: int,
-    device: torch.device,
-    prepare: Optional[Callable[[str, int],
-                               None]] = None) -> Dict[str, List[dict]]:
+        steps: Dict[str, Callable[[dict], object]],
+        batches: Sequence[dict],
+        start: int,
+        iters: int,
+        device: torch.device,
+        prepare: Optional[PrepareFn] = None) -> Dict[str, List[dict]]:
     """Profile ``iters`` rounds of the roles' steps, interleaved.
 
     Round ``i`` runs :func:`profile_step` of ``steps[role]`` for every role

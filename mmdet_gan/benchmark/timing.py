@@ -86,10 +86,11 @@ def run_interleaved(steps: Dict[str, StepFn],
     times = {role: [] for role in steps}
     cpu_times = {role: [] for role in steps}
     for i in range(warmup + iters):
-        batch = batches[i % len(batches)]
+        index = i % len(batches)
+        batch = batches[index]
         for role, step in steps.items():
             if prepare is not None:
-                prepare(role, i % len(batches))
+                prepare(role, index)
             data = copy.deepcopy(batch)
             sync()
             start, cpu_start = time.perf_counter(), time.process_time()

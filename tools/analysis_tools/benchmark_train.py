@@ -17,18 +17,18 @@ Example::
     python tools/analysis_tools/benchmark_train.py --iters 5 --warmup 1 \\
         --cfg-options model.roi_head.num_adv_samples=16
     python tools/analysis_tools/benchmark_train.py --data-root data/demo/
-    python tools/analysis_tools/benchmark_train.py --data-root data/demo/ \
+    python tools/analysis_tools/benchmark_train.py --data-root data/demo/ \\
         --threads 1 --iters 20 --same-work
+    python tools/analysis_tools/benchmark_train.py --threads 1 --iters 4 \\
+        --warmup 1 --infer-iters 0 --cfg-options \\
+        model.roi_head.adv_box_roi_extractor.levels=[3] \\
+        model.roi_head.adv_mask_roi_extractor.levels=[3]
 
 With ``--same-work`` every measured round starts both models from one
 saved state, the GAN's generator holding the baseline's weights, with the
 RNGs seeded per batch: the generators sample the same proposals and RoIs,
 so the ratios measure the adversarial part alone, without the drift of two
 models that train apart (``mmdet_gan/benchmark/replay.py``).
-    python tools/analysis_tools/benchmark_train.py --threads 1 --iters 4 \\
-        --warmup 1 --infer-iters 0 --cfg-options \\
-        model.roi_head.adv_box_roi_extractor.levels=[3] \\
-        model.roi_head.adv_mask_roi_extractor.levels=[3]
 
 Without ``--data-root`` (or if it does not exist) the batches come from
 ``mmdet.testing.demo_mm_inputs`` (``--batch-size`` images of
