@@ -3,7 +3,7 @@ that override a head's smallest training methods (``bbox_loss``,
 ``mask_loss``) with ``super()`` and add what the discriminators judge."""
 import contextlib
 import contextvars
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Iterator, List, Optional, Sequence, Tuple, Union)
 
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
@@ -20,10 +20,12 @@ from .adversarial_samples import (AdversarialPair, AdversarialSamples,
                                   MaskedFeaturesPair, decode_positive_boxes,
                                   pool_real_fake, resize_masks)
 
-#: ``(head, samples)`` while a head's training forward collects adversarial
-#: samples (:meth:`AdversarialHeadMixin.collecting_adv_samples`), else None.
-#: The samples travel here, scoped to the ``with`` block and to the calling
-#: thread, not as state of the head nor in the loss dict.
+#: ``(head, samples, deferred)`` while a head's training forward collects
+#: adversarial samples (:meth:`AdversarialHeadMixin.collecting_adv_samples`),
+#: else None; ``deferred`` is the list of the calls that make samples once
+#: the head's losses are done. The samples travel here, scoped to the
+#: ``with`` block and to the calling thread, not as state of the head nor in
+#: the loss dict.
 _COLLECTING: contextvars.ContextVar = contextvars.ContextVar(
     'mmdet_gan_adversarial_samples', default=None)
 
@@ -180,14 +182,18 @@ class AdversarialHeadMixin:
             img_shapes (list[tuple]): ``(h, w)`` of each image of the batch.
 
         Yields:
-            AdversarialSamples: filled when the block ends.
+            AdversarialSamples: filled when the block ends (the box samples
+            are pooled then: :meth:`add_box_samples`).
         """
         if _COLLECTING.get() is not None:
             raise RuntimeError('collecting_adv_samples does not nest')
         samples = AdversarialSamples([tuple(s[:2]) for s in img_shapes])
-        token = _COLLECTING.set((self, samples))
+        deferred: List[Callable[[], None]] = []
+        token = _COLLECTING.set((self, samples, deferred))
         try:
             yield samples
+            for make_samples in deferred:
+                make_samples()
         finally:
             _COLLECTING.reset(token)
 
@@ -213,6 +219,11 @@ class AdversarialHeadMixin:
         active = _COLLECTING.get()
         return active[1] if active is not None and active[0] is self \
             else None
+
+    def _defer(self, make_samples: Callable[[], None]) -> None:
+        """Run ``make_samples`` when the collecting block's losses are
+        done, after the calls deferred before it."""
+        _COLLECTING.get()[2].append(make_samples)
 
     @property
     def collecting(self) -> bool:
@@ -262,6 +273,13 @@ class AdversarialHeadMixin:
         ``bbox_pred`` through the box coordinates, the only path of the
         adversarial box gradient into the generator.
 
+        The judged positives are drawn here (their draw keeps its place in
+        the random stream), the boxes decoded and pooled when the head's
+        losses are done: the mask loss that follows makes its targets from
+        one full-image GT mask per positive (MMDetection's
+        ``BitmapMasks.crop_and_resize``), the step's memory peak at COCO
+        size, and the box samples are not alive then.
+
         Args:
             x (tuple[Tensor]): multi-level features, each (B, C, H, W).
             sampling_results (list[SamplingResult]): the head's samples.
@@ -270,11 +288,20 @@ class AdversarialHeadMixin:
             weight (float): the pair's loss weight.
             stage (int, optional): the cascade stage.
         """
+        keep = self._adv_sample_inds(sampling_results, bbox_pred.device)
+        self._defer(lambda: self._add_box_samples(
+            x, sampling_results, bbox_pred, bbox_head, keep, weight, stage))
+
+    def _add_box_samples(self, x: Tuple[Tensor],
+                         sampling_results: List[SamplingResult],
+                         bbox_pred: Tensor, bbox_head: nn.Module, keep: Tensor,
+                         weight: float, stage: Optional[int]) -> None:
+        """:meth:`add_box_samples`'s decoding and pooling, of the positives
+        ``keep`` ((num_samples, ) indices into the batch's positives)."""
         with profile_range(ADV_BOX_INPUTS):
             img_inds, pred_boxes, gt_boxes = decode_positive_boxes(
                 bbox_head, sampling_results, bbox_pred,
                 self._adv_samples.img_shapes)
-            keep = self._adv_sample_inds(sampling_results, pred_boxes.device)
             with profile_range(POOL_BOX):
                 real, fake = pool_real_fake(
                     self.adv_box_roi_extractor,
