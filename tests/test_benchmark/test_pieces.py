@@ -179,7 +179,8 @@ def test_top_operators_leave_out_the_ranges():
 
 def build_gan(**gan_cfg):
     cfg = Config.fromfile(
-        osp.join(CONFIG_DIR, 'gan_mask_rcnn', 'gan_mask_rcnn_r18_fpn_demo.py'))
+        osp.join(CONFIG_DIR, 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_box-d_demo.py'))
     cfg.model.gan_cfg.update(gan_cfg)
     model = MODELS.build(cfg.model)
     model.init_weights()

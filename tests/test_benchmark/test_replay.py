@@ -38,7 +38,8 @@ def trained_apart():
     generator weights: their weights (and so their proposals) differ."""
     init_default_scope('mmdet')
     gan_cfg, base_cfg = builders.load_configs(
-        osp.join(CONFIG_DIR, 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py'),
+        osp.join(CONFIG_DIR,
+                 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py'),
         osp.join(CONFIG_DIR, 'mask_rcnn/mask_rcnn_r18_fpn_demo.py'),
         shared_cfg_options=SMALL)
     models, wrappers = {}, {}

@@ -64,7 +64,7 @@ def test_ranged_train_step_is_the_stock_step_with_ranges():
 
 
 def test_a_model_with_its_own_train_step_runs_it():
-    model, cfg = build('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py')
+    model, cfg = build('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py')
     assert not steps.has_stock_train_step(model)
     calls = []
 
@@ -97,7 +97,7 @@ def test_counting_adversarial_samples():
     """The GAN step's samples per branch, as many as its discriminators
     judged (the demo config caps them at num_adv_samples); nothing for a
     stock detector; the model is left as it was."""
-    model, cfg = build('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py')
+    model, cfg = build('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py')
     model.train()
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     judged = {}

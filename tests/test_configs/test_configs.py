@@ -365,6 +365,8 @@ def test_child_config_trains_a_loss_step(tmp_path):
 COMPARISON_PAIRS = [
     ('mask_rcnn/mask_rcnn_r18_fpn_demo.py',
      'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py'),
+    ('mask_rcnn/mask_rcnn_r18_fpn_demo.py',
+     'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py'),
     ('mask_rcnn/mask_rcnn_r18_fpn_nuclei.py',
      'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_nuclei.py'),
     ('cascade_rcnn/cascade_mask_rcnn_r18_fpn_demo.py',
@@ -374,6 +376,9 @@ COMPARISON_PAIRS = [
 ]
 MASK_RCNN_DEMO = 'mask_rcnn/mask_rcnn_r18_fpn_demo.py'
 GAN_MASK_RCNN_DEMO = 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py'
+#: the demo game with both players (the nuclei config, the Cascade and MS
+#: R-CNN demos and most model tests play it)
+GAN_MASK_RCNN_BOX_D_DEMO = 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py'
 
 
 @pytest.mark.parametrize('baseline, gan', COMPARISON_PAIRS)
@@ -422,10 +427,11 @@ def test_gan_and_baseline_demo_configs_differ_only_in_the_game(baseline, gan):
     'gan_ms_rcnn/gan_ms_rcnn_r18_fpn_demo.py'
 ])
 def test_gan_demo_configs_play_the_gan_mask_rcnn_demo_game(gan):
-    """Every GAN demo config plays the GAN Mask R-CNN demo's game (its
-    adversarial branch is sized in docs/benchmarks.md): the same extractors,
-    samples per batch, discriminators, losses, schedule and optimizers."""
-    ref = load(GAN_MASK_RCNN_DEMO)
+    """Every other GAN demo config plays the GAN Mask R-CNN demo's game
+    with both players (its adversarial branch is sized in
+    docs/benchmarks.md): the same extractors, samples per batch,
+    discriminators, losses, schedule and optimizers."""
+    ref = load(GAN_MASK_RCNN_BOX_D_DEMO)
     cfg = load(gan)
     for key in GAME_MODEL_KEYS:
         assert cfg.model[key] == ref.model[key], key
@@ -506,7 +512,62 @@ def test_ms_rcnn_demo_baseline_is_stock_ms_rcnn_at_the_demo_size(tmp_path):
                      'model.roi_head')
 
 
+def test_demo_default_plays_the_mask_player_and_box_d_adds_the_box_player():
+    """The demo default plays the mask discriminator only; the box-d demo
+    is the demo default plus the box player's three parts (its extractor,
+    discriminator and loss) and nothing else; the nuclei config builds on
+    the box-d demo."""
+    demo = load(GAN_MASK_RCNN_DEMO)
+    box_d = load(GAN_MASK_RCNN_BOX_D_DEMO)
+    assert set(demo.model.discriminator) == {'mask'}
+    assert set(demo.model.loss_adv) == {'mask'}
+    assert 'adv_box_roi_extractor' not in demo.model.roi_head
+    assert config_diff(box_d.to_dict(), demo.to_dict()) == {
+        'model': {
+            'roi_head': {
+                'adv_box_roi_extractor':
+                box_d.model.roi_head.adv_box_roi_extractor
+            },
+            'discriminator': {
+                'box': box_d.model.discriminator.box
+            },
+            'loss_adv': {
+                'box': box_d.model.loss_adv.box
+            },
+        }
+    }
+    # the box player at the demo's size, as the mask player
+    assert box_d.model.roi_head.adv_box_roi_extractor == \
+        demo.model.roi_head.adv_mask_roi_extractor
+    assert box_d.model.discriminator.box.base_channels == \
+        demo.model.discriminator.mask.base_channels
+    nuclei = load('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_nuclei.py')
+    assert set(nuclei.model.discriminator) == {'box', 'mask'}
+
+
+def test_discriminators_build_in_branch_order_whatever_the_key_order():
+    """A child config that adds the box player to a mask-only parent lists
+    it after the mask player; the model is still built box first, so it
+    draws the same initial weights as a config that lists box first."""
+    cfg = load(GAN_MASK_RCNN_BOX_D_DEMO)
+    assert list(cfg.model.discriminator) == ['mask', 'box']
+    box_first = copy.deepcopy(cfg.model)
+    box_first.discriminator = dict(
+        box=cfg.model.discriminator.box, mask=cfg.model.discriminator.mask)
+    states = []
+    for model_cfg in (cfg.model, box_first):
+        torch.manual_seed(0)
+        model = MODELS.build(model_cfg)
+        model.init_weights()
+        states.append(model.state_dict())
+    assert list(states[0]) == list(states[1])
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key]), key
+
+
 @pytest.mark.parametrize('name', [
+    'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py',
+    'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py',
     'cascade_rcnn/cascade_mask_rcnn_r18_fpn_demo.py',
     'gan_cascade_rcnn/gan_cascade_mask_rcnn_r18_fpn_demo.py',
     'ms_rcnn/ms_rcnn_r18_fpn_demo.py',
@@ -527,7 +588,8 @@ def test_demo_configs_build_and_compute_losses(name):
     losses = model.loss(data['inputs'], data['data_samples'])
     assert all_finite(losses)
     if hasattr(model, 'discriminator'):
-        assert {'loss_adv_g_box', 'loss_adv_g_mask'} <= set(losses)
+        assert {f'loss_adv_g_{branch}'
+                for branch in model.discriminator} <= set(losses)
         for discriminator in model.discriminator.values():
             assert discriminator.in_channels == 128
             assert discriminator.roi_size == 28

@@ -35,8 +35,8 @@ from mmdet_gan.ops import MultiLevelMaxPrRoIPoolFunction, PrRoIPoolFunction
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 #: the demo config, wherever the checkout keeps it
-DEMO_CONFIGS = ('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py',
-                'gan_mask_rcnn_r18_fpn_demo.py')
+DEMO_CONFIGS = ('gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py',
+                'gan_mask_rcnn_r18_fpn_box-d_demo.py')
 STRIDES = [4, 8, 16, 32]
 EXTRACTORS = ['RegistrySingleRoIExtractor', 'MultiLevelMaxRoIExtractor']
 #: players whose optim wrapper runs their forward under autocast

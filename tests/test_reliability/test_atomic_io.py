@@ -55,7 +55,7 @@ def test_the_config_selects_the_atomic_backend_by_name(tmp_path):
 
 def test_gan_configs_write_checkpoints_atomically(repo_root):
     for name in ('gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_coco.py',
-                 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py',
+                 'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py',
                  'mask_rcnn/mask_rcnn_r18_fpn_demo.py'):
         cfg = Config.fromfile(osp.join(repo_root, 'configs', name))
         assert cfg.default_hooks.checkpoint.backend_args == ATOMIC, name

@@ -21,7 +21,7 @@ from mmdet_gan.models.detectors import GANMaskRCNN
 from .utils import GAN_CFG, REPO_ROOT, write_small_gan_config
 
 GAN_CONFIGS = [
-    'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_demo.py',
+    'gan_mask_rcnn/gan_mask_rcnn_r18_fpn_box-d_demo.py',
     'gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_coco.py',
     'gan_mask_rcnn/gan_mask_rcnn_r50_fpn_1x_cityscapes.py'
 ]

@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
-                   'gan_mask_rcnn_r18_fpn_demo.py')
+                   'gan_mask_rcnn_r18_fpn_box-d_demo.py')
 TRAIN_TOOL = osp.join(REPO_ROOT, 'tools', 'train.py')
 
 

@@ -16,7 +16,7 @@ from .tool_loader import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 GAN_CFG = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
-                   'gan_mask_rcnn_r18_fpn_demo.py')
+                   'gan_mask_rcnn_r18_fpn_box-d_demo.py')
 
 
 def run_tool(*argv, cwd):

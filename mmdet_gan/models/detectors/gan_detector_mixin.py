@@ -64,11 +64,15 @@ class GANDetectorMixin:
         # MMEngine's ModuleDict, not torch's: BaseModule.init_weights only
         # descends into children that have init_weights, so with torch's the
         # runner's model.init_weights() never applied the discriminators'
-        # init_cfg (their DCGAN initialisation)
+        # init_cfg (their DCGAN initialisation). Built in BRANCHES order,
+        # whatever the config's key order (a child config that adds the box
+        # branch to a mask-only parent merges it after the mask): the order
+        # in which they draw their initial weights stays the same.
         self.discriminator = ModuleDict({
             branch:
-            MODELS.build(self._discriminator_cfg(branch, cfg))
-            for branch, cfg in discriminator.items() if cfg is not None
+            MODELS.build(
+                self._discriminator_cfg(branch, discriminator[branch]))
+            for branch in BRANCHES if discriminator.get(branch) is not None
         })
         self._check_discriminator_inputs()
         self.loss_adv = nn.ModuleDict({

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 def test_two_processes_end_with_identical_weights(tmp_path):
     config = osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
-                      'gan_mask_rcnn_r18_fpn_demo.py')
+                      'gan_mask_rcnn_r18_fpn_box-d_demo.py')
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
         '--master_addr=127.0.0.1', f'--master_port={free_port()}',
@@ -116,7 +116,7 @@ def test_dist_train_sh_trains_the_gan_demo_config(tiny_demo_data, tmp_path):
         'bash',
         osp.join(REPO_ROOT, 'tools', 'dist_train.sh'),
         osp.join(REPO_ROOT, 'configs', 'gan_mask_rcnn',
-                 'gan_mask_rcnn_r18_fpn_demo.py'),
+                 'gan_mask_rcnn_r18_fpn_box-d_demo.py'),
         '2',
         '--work-dir',
         str(work_dir),

@@ -23,7 +23,8 @@ CONFIG_DIR = osp.join(
 
 def gan_config() -> Config:
     return Config.fromfile(
-        osp.join(CONFIG_DIR, 'gan_mask_rcnn', 'gan_mask_rcnn_r18_fpn_demo.py'))
+        osp.join(CONFIG_DIR, 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_box-d_demo.py'))
 
 
 def build_gan(**gan_cfg):

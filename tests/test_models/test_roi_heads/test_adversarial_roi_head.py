@@ -45,7 +45,7 @@ def test_samples_are_returned_not_stored_on_the_head():
         osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     cfg = Config.fromfile(
         osp.join(root, 'configs', 'gan_mask_rcnn',
-                 'gan_mask_rcnn_r18_fpn_demo.py'))
+                 'gan_mask_rcnn_r18_fpn_box-d_demo.py'))
     model = MODELS.build(cfg.model)
     head = model.roi_head
     data = model.data_preprocessor(
@@ -80,6 +80,46 @@ def test_samples_are_returned_not_stored_on_the_head():
     assert not head.collecting
     head.add_box_samples = lambda *a, **k: pytest.fail('collected')
     head.loss(x, [p.clone() for p in proposals], data['data_samples'])
+
+
+def test_box_samples_are_pooled_after_the_mask_loss():
+    """The mask loss's targets (one full-image GT mask per positive) are
+    made while no box sample is alive; the box samples are pooled when the
+    head's losses are done, from the positives drawn in ``bbox_loss``."""
+    import os.path as osp
+
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+    from mmengine.config import Config
+    root = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    cfg = Config.fromfile(
+        osp.join(root, 'configs', 'gan_mask_rcnn',
+                 'gan_mask_rcnn_r18_fpn_box-d_demo.py'))
+    model = MODELS.build(cfg.model)
+    head = model.roi_head
+    data = model.data_preprocessor(
+        demo_mm_inputs(
+            2, [[3, 128, 128]] * 2,
+            num_items=[3, 2],
+            num_classes=4,
+            with_mask=True), True)
+    x = model.extract_feat(data['inputs'])
+    proposals = model.rpn_head.predict(x, data['data_samples'])
+    branches_at_mask_targets = []
+    get_targets = head.mask_head.get_targets
+
+    def spy(*args, **kwargs):
+        branches_at_mask_targets.append(list(head._adv_samples.branches()))
+        return get_targets(*args, **kwargs)
+
+    head.mask_head.get_targets = spy
+    _, samples = head.loss_and_adv_samples(x, proposals, data['data_samples'])
+    del head.mask_head.get_targets
+    assert branches_at_mask_targets == [[]]
+    assert list(samples.branches()) == ['box', 'mask']
+    assert len(samples['box']) == 1
+    assert samples['box'][0].fake.shape[0] == samples['mask'][0].real.shape[0]
 
 
 def test_recording_mask_targets_records_and_restores_the_head():
