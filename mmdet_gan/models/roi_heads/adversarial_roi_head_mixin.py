@@ -3,7 +3,7 @@ that override a head's smallest training methods (``bbox_loss``,
 ``mask_loss``) with ``super()`` and add what the discriminators judge."""
 import contextlib
 import contextvars
-from typing import (Callable, Iterator, List, Optional, Sequence, Tuple, Union)
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.models.task_modules.samplers import SamplingResult
