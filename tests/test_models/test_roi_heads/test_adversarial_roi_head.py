@@ -30,24 +30,20 @@ def test_resize_masks_to_the_discriminator_size():
     assert resize_masks(empty, (28, 28)).requires_grad
 
 
-def test_samples_are_returned_not_stored_on_the_head():
-    """``loss_and_adv_samples`` returns the stock losses and the samples as
-    two values; the head's attributes are the same before, during and after
-    the call, and a plain ``loss`` collects nothing."""
+def two_player_demo_head_and_inputs():
+    """The RoI head of the two-player demo model, a preprocessed batch of 2
+    images (3 and 2 objects), its features and the RPN's proposals."""
     import os.path as osp
 
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
     from mmengine.config import Config
-
-    from mmdet_gan.models.roi_heads import AdversarialSamples
     root = osp.dirname(
         osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     cfg = Config.fromfile(
         osp.join(root, 'configs', 'gan_mask_rcnn',
                  'gan_mask_rcnn_r18_fpn_box-d_demo.py'))
     model = MODELS.build(cfg.model)
-    head = model.roi_head
     data = model.data_preprocessor(
         demo_mm_inputs(
             2, [[3, 128, 128]] * 2,
@@ -56,6 +52,15 @@ def test_samples_are_returned_not_stored_on_the_head():
             with_mask=True), True)
     x = model.extract_feat(data['inputs'])
     proposals = model.rpn_head.predict(x, data['data_samples'])
+    return model.roi_head, data, x, proposals
+
+
+def test_samples_are_returned_not_stored_on_the_head():
+    """``loss_and_adv_samples`` returns the stock losses and the samples as
+    two values; the head's attributes are the same before, during and after
+    the call, and a plain ``loss`` collects nothing."""
+    from mmdet_gan.models.roi_heads import AdversarialSamples
+    head, data, x, proposals = two_player_demo_head_and_inputs()
     seen = []
     add_box_samples = head.add_box_samples
 
@@ -86,26 +91,7 @@ def test_box_samples_are_pooled_after_the_mask_loss():
     """The mask loss's targets (one full-image GT mask per positive) are
     made while no box sample is alive; the box samples are pooled when the
     head's losses are done, from the positives drawn in ``bbox_loss``."""
-    import os.path as osp
-
-    from mmdet.registry import MODELS
-    from mmdet.testing import demo_mm_inputs
-    from mmengine.config import Config
-    root = osp.dirname(
-        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-    cfg = Config.fromfile(
-        osp.join(root, 'configs', 'gan_mask_rcnn',
-                 'gan_mask_rcnn_r18_fpn_box-d_demo.py'))
-    model = MODELS.build(cfg.model)
-    head = model.roi_head
-    data = model.data_preprocessor(
-        demo_mm_inputs(
-            2, [[3, 128, 128]] * 2,
-            num_items=[3, 2],
-            num_classes=4,
-            with_mask=True), True)
-    x = model.extract_feat(data['inputs'])
-    proposals = model.rpn_head.predict(x, data['data_samples'])
+    head, data, x, proposals = two_player_demo_head_and_inputs()
     branches_at_mask_targets = []
     get_targets = head.mask_head.get_targets
 
