@@ -5,10 +5,10 @@
 _base_ = '../mask_rcnn/mask_rcnn_r18_fpn_demo.py'
 
 # The demo plays the mask player only. On this data the box player adds
-# nothing to it and costs 7% of an iteration (README, "Which branch earns
-# its place on the demo data", 3 seeds each, segm AP over the baseline:
-# the mask player alone +0.036, ahead on every seed; both players +0.028),
-# so the CPU demo leaves it out. ./gan_mask_rcnn_r18_fpn_box-d_demo.py adds
+# nothing to it and costs about 6% of an iteration (README, "Which branch
+# earns its place on the demo data", 3 seeds each, segm AP over the
+# baseline: the mask player alone +0.036, ahead on every seed; both players
+# +0.028), so the CPU demo leaves it out. ./gan_mask_rcnn_r18_fpn_box-d_demo.py adds
 # it, as the nuclei config does (there it earns its place: +0.029 against
 # +0.016 for the mask player alone); the r50 configs play both.
 # The demo's FPN is 128 channels wide (see the baseline config). To keep
