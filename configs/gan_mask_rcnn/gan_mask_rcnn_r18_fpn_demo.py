@@ -8,9 +8,10 @@ _base_ = '../mask_rcnn/mask_rcnn_r18_fpn_demo.py'
 # nothing to it and costs about 6% of an iteration (README, "Which branch
 # earns its place on the demo data", 3 seeds each, segm AP over the
 # baseline: the mask player alone +0.036, ahead on every seed; both players
-# +0.028), so the CPU demo leaves it out. ./gan_mask_rcnn_r18_fpn_box-d_demo.py adds
-# it, as the nuclei config does (there it earns its place: +0.029 against
-# +0.016 for the mask player alone); the r50 configs play both.
+# +0.028), so the CPU demo leaves it out.
+# ./gan_mask_rcnn_r18_fpn_box-d_demo.py adds it, as the nuclei config does
+# (there it earns its place: +0.029 against +0.016 for the mask player
+# alone); the r50 configs play both.
 # The demo's FPN is 128 channels wide (see the baseline config). To keep
 # the adversarial branch within 1.05x of the baseline's CPU time and memory
 # (`benchmark_train.py --target 1.05` checks it), it is smaller than the
