@@ -34,7 +34,7 @@ def run_tool(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_ddp_benchmark_reports_both_wrappers_and_ratios(tmp_path):
     out = tmp_path / 'ddp.json'
-    args = [*TINY_RUN, '--timeout', '240', '--json', str(out)]
+    args = [*TINY_RUN, '--timeout', '240', '--json', str(out), '--same-work']
     proc = run_tool(*args)
     if proc.returncode != 0 and HUNG in proc.stderr:
         # One CI run saw a launch of this tiny benchmark hang in gloo for
@@ -46,6 +46,9 @@ def test_ddp_benchmark_reports_both_wrappers_and_ratios(tmp_path):
         assert proc.returncode == 0, first + proc.stderr[-6000:]
     assert proc.returncode == 0, proc.stderr[-4000:]
     res = json.loads(out.read_text())
+    # --same-work needs generators built with the same weights
+    assert res['same_work'] is True and res['same_start_weights'] is True
+    assert 'same work: every iteration from the built state' in proc.stdout
     assert res['gan']['wrapper'] == 'GANDistributedDataParallel'
     assert res['base']['wrapper'] == 'MMDistributedDataParallel'
     for role in ('gan', 'base'):

@@ -29,9 +29,11 @@ The processes' collectives also give up after ``--timeout`` seconds (the
 process group's timeout) instead of gloo's 30 minutes.
 """
 import argparse
+import copy
 import datetime
 import faulthandler
 import json
+import math
 import os
 import os.path as osp
 import resource
@@ -83,6 +85,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=3600.,
         help='seconds a launch (one role: start-up, warm-up and timed '
         'iterations) may take before it is stopped and reported as hung')
+    parser.add_argument(
+        '--same-work',
+        action='store_true',
+        help='start every iteration (warm-up included) from the state the '
+        'models were built in, with the RNGs seeded per batch and rank: '
+        'the GAN\'s generator and the baseline (built with the same seed) '
+        'then sample the same proposals and RoIs in every iteration, so '
+        'the ratios measure the adversarial part and its gradient '
+        'averaging alone; without it each model trains on, and their work '
+        'drifts apart')
     parser.add_argument('--json', help='also write the results here')
     # internal: run one role's worker (under torch.distributed.run)
     parser.add_argument('--worker', choices=ROLES, help=argparse.SUPPRESS)
@@ -110,6 +122,7 @@ def worker(args: argparse.Namespace) -> None:
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
     from mmengine.registry import MODEL_WRAPPERS
+    from mmengine.runner import set_random_seed
 
     import mmdet_gan  # noqa: F401
     from mmdet_gan.benchmark import builders
@@ -128,15 +141,23 @@ def worker(args: argparse.Namespace) -> None:
     cfg.model.backbone.init_cfg = None
     model, optim_wrapper = builders.build_model_and_optim(
         cfg, 0, torch.device('cpu'))
+    start_checksum = generator_checksum(model)
     wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or DEFAULT_WRAPPER)
     wrapped = MODEL_WRAPPERS.build(
         wrapper_cfg, default_args=dict(module=model))
     torch.manual_seed(rank)
     batches = builders.demo_batches(2, args.batch_size, args.img_size,
                                     args.num_gts, builders.num_classes_of(cfg))
+    if args.same_work:
+        model_state = copy.deepcopy(model.state_dict())
+        wrapper_state = copy.deepcopy(optim_wrapper.state_dict())
     times: List[float] = []
     for i in range(args.warmup + args.iters):
         data = batches[i % len(batches)]
+        if args.same_work:
+            model.load_state_dict(model_state)
+            optim_wrapper.load_state_dict(copy.deepcopy(wrapper_state))
+            set_random_seed(1000 * rank + i % len(batches))
         dist.barrier()
         start = time.perf_counter()
         wrapped.train_step(data, optim_wrapper)
@@ -152,10 +173,22 @@ def worker(args: argparse.Namespace) -> None:
                 dict(
                     times=times,
                     peak_rss=float(peak.item()),
+                    generator_checksum=start_checksum,
                     world_size=world,
                     wrapper=wrapper_cfg['type']), f)
     dist.destroy_process_group()
     faulthandler.cancel_dump_traceback_later()
+
+
+def generator_checksum(model) -> float:
+    """The sum of the generator's weights (the GAN model's parameters
+    but its discriminators'; the whole baseline): equal for the two roles
+    when their generators are built with the same weights, which
+    ``--same-work`` needs."""
+    return float(
+        sum(param.detach().double().sum()
+            for name, param in model.named_parameters()
+            if not name.startswith('discriminator.')))
 
 
 class LaunchTimeout(RuntimeError):
@@ -217,7 +250,7 @@ def launch(role: str, args: argparse.Namespace, out: str) -> dict:
         f'--master_port={free_port()}',
         osp.abspath(__file__), '--worker', role, '--worker-out', out,
         '--gan-config', args.gan_config, '--base-config', args.base_config,
-        '--iters',
+        *(['--same-work'] if args.same_work else []), '--iters',
         str(args.iters), '--warmup',
         str(args.warmup), '--batch-size',
         str(args.batch_size), '--img-size',
@@ -242,6 +275,7 @@ def summarise(runs: List[dict]) -> dict:
         median_s=statistics.median(times),
         times=times,
         peak_rss_mib=max(run['peak_rss'] for run in runs) / 2**20,
+        generator_checksum=runs[0]['generator_checksum'],
         wrapper=runs[0]['wrapper'])
 
 
@@ -254,6 +288,10 @@ def format_report(res: dict) -> str:
         f' x {res["img_size"]} px per process',
         f'GAN:      {res["gan_config"]} ({gan["wrapper"]})',
         f'baseline: {res["base_config"]} ({base["wrapper"]})',
+        ('same work: every iteration from the built state, RNGs seeded '
+         'per batch and rank; generators built with the same weights: '
+         f'{res["same_start_weights"]}' if res['same_work'] else
+         'the models train on (their work drifts apart)'),
         '| | GAN | baseline | GAN / baseline |',
         '| --- | ---: | ---: | ---: |',
         f'| time per iteration, median (s) | {gan["median_s"]:.3f} | '
@@ -292,7 +330,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
                repeats=args.repeats,
                batch_size=args.batch_size,
                img_size=args.img_size,
-               target=args.target)
+               target=args.target,
+               same_work=args.same_work)
+    res['same_start_weights'] = math.isclose(
+        res['gan']['generator_checksum'],
+        res['base']['generator_checksum'],
+        rel_tol=1e-12)
     res['time_ratio'] = res['gan']['median_s'] / res['base']['median_s']
     res['memory_ratio'] = res['gan']['peak_rss_mib'] / \
         res['base']['peak_rss_mib']

@@ -28,12 +28,12 @@ class GANDistributedDataParallel(nn.Module):
     model's ``train_step`` (it runs a single-optimizer step and fails on an
     ``OptimWrapperDict``). This wrapper delegates ``train_step``,
     ``val_step`` and ``test_step`` to the model; the model averages each
-    player's gradients over the processes before that player's step
-    (:func:`mmdet_gan.utils.dist_utils.all_reduce_grads`).
+    player's gradients over the processes during that player's backward
+    pass, in buckets whose all-reduce overlaps the rest of the pass, as
+    DDP's reducer does (:class:`mmdet_gan.utils.dist_utils.GradientAverager`).
 
     It is not a ``torch.nn.parallel.DistributedDataParallel``: DDP's reducer
-    and its gradient buckets (about one more copy of every gradient) would
-    never be used, since the players' backward passes are not DDP's. What
+    would only see one of the players' backward passes. What
     DDP would do that matters is done here: parameters and buffers are
     broadcast from rank 0 when the wrapper is built, and buffers (BatchNorm
     statistics) before every step when ``broadcast_buffers`` is True, with

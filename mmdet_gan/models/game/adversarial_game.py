@@ -19,7 +19,7 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor, nn
 
-from mmdet_gan.utils.dist_utils import all_reduce_grads
+from mmdet_gan.utils.dist_utils import GradientAverager
 from mmdet_gan.utils.players import DISCRIMINATOR, GENERATOR, PLAYERS
 from mmdet_gan.utils.profiling import (BACKWARD_RANGES, D_BACKWARD, D_FORWARD,
                                        D_STEP, G_BACKWARD, G_STEP, STEP_RANGES,
@@ -111,11 +111,21 @@ class AdversarialGame:
         self.adv_warmup_iters = int(adv_warmup_iters)
         self.real_fake_batch = real_fake_batch
         self.nonfinite_loss = nonfinite_loss
+        #: per player, the gradient averager of distributed training
+        self._grad_averagers: Dict[str, GradientAverager] = {}
         if self.disc_steps < 1 or min(self.disc_start_iter,
                                       self.adv_start_iter,
                                       self.adv_warmup_iters) < 0:
             raise ValueError('gan_cfg.disc_steps must be >= 1 and the '
                              'start/warm-up iterations >= 0')
+
+    def __getstate__(self) -> dict:
+        """A copy (e.g. an EMA model's ``deepcopy``) starts without the
+        gradient averagers: they refer to this model's parameters and hold
+        buffers as large as its gradients."""
+        state = self.__dict__.copy()
+        state['_grad_averagers'] = {}
+        return state
 
     @classmethod
     def from_cfg(cls, gan_cfg: Union[dict, None]) -> 'AdversarialGame':
@@ -385,18 +395,24 @@ class AdversarialGame:
                 disc_loss,
                 DISCRIMINATOR,
                 cur_iter,
+                disc_params,
                 inputs=disc_params,
                 retain_graph=True)
         del disc_loss  # the graph's discriminator-only part goes with it
         with profile_range(G_BACKWARD):
             gen_ready = self._backward(
-                gen_wrapper, gen_loss, GENERATOR, cur_iter, inputs=gen_params)
+                gen_wrapper,
+                gen_loss,
+                GENERATOR,
+                cur_iter,
+                gen_params,
+                inputs=gen_params)
         if gen_ready:
             with profile_range(G_STEP):
-                self._step(gen_wrapper, gen_params)
+                self._step(gen_wrapper, GENERATOR, gen_params)
         if disc_ready:
             with profile_range(D_STEP):
-                self._step(disc_wrapper, disc_params)
+                self._step(disc_wrapper, DISCRIMINATOR, disc_params)
         return gen_log_vars, disc_log_vars
 
     def _discriminator_steps(self, model: 'GANDetectorMixin',
@@ -421,19 +437,29 @@ class AdversarialGame:
         """``OptimWrapper.update_params`` with the player's gradients
         averaged over processes before the step (distributed training), and
         the ``nonfinite_loss`` policy applied first."""
+        params = list(params)
         with profile_range(BACKWARD_RANGES[player]):
-            ready = self._backward(optim_wrapper, loss, player, cur_iter)
+            ready = self._backward(optim_wrapper, loss, player, cur_iter,
+                                   params)
         if ready:
             with profile_range(STEP_RANGES[player]):
-                self._step(optim_wrapper, params)
+                self._step(optim_wrapper, player, params)
 
     def _backward(self, optim_wrapper: OptimWrapper, loss: Tensor, player: str,
-                  cur_iter: int, **backward_kwargs) -> bool:
-        """Back-propagate ``player``'s loss (``backward_kwargs`` go to
-        ``Tensor.backward``, e.g. ``inputs`` / ``retain_graph``) unless it
-        is not finite on some process: then apply the ``nonfinite_loss``
-        policy (decided jointly by all processes, so none of them waits in a
-        reduction the others skip) and return False."""
+                  cur_iter: int, params: List[nn.Parameter],
+                  **backward_kwargs) -> bool:
+        """Back-propagate ``player``'s loss into ``params``
+        (``backward_kwargs`` go to ``Tensor.backward``, e.g. ``inputs`` /
+        ``retain_graph``) unless it is not finite on some process: then
+        apply the ``nonfinite_loss`` policy (decided jointly by all
+        processes, so none of them waits in a reduction the others skip) and
+        return False.
+
+        Without gradient accumulation, each step follows its backward pass,
+        so the gradients are averaged over the processes during it (each
+        bucket's all-reduce overlaps the rest of the pass, as in torch's
+        DDP: :class:`GradientAverager`); with accumulation, the window's
+        last step averages them (:meth:`_step`)."""
         if not _all_finite(loss):
             message = (f'{player} loss is {loss.item()} at iteration '
                        f'{cur_iter + 1}')
@@ -455,18 +481,37 @@ class AdversarialGame:
             # closes (and steps) where the other player's does
             optim_wrapper._inner_count += 1
             return True
-        optim_wrapper.backward(
-            optim_wrapper.scale_loss(loss), **backward_kwargs)
+        if _accumulative_counts(optim_wrapper) > 1:
+            optim_wrapper.backward(
+                optim_wrapper.scale_loss(loss), **backward_kwargs)
+            return True
+        averager = self._grad_averager(player, params)
+        with averager.overlapping():
+            optim_wrapper.backward(
+                optim_wrapper.scale_loss(loss), **backward_kwargs)
+        averager.finish()
         return True
 
-    @staticmethod
-    def _step(optim_wrapper: OptimWrapper,
+    def _grad_averager(self, player: str,
+                       params: List[nn.Parameter]) -> GradientAverager:
+        """``player``'s :class:`GradientAverager` for ``params``, kept from
+        step to step (its buckets' buffers are reused) while the player's
+        trainable parameters stay the same."""
+        averager = self._grad_averagers.get(player)
+        if averager is None or not averager.matches(params):
+            averager = GradientAverager(params)
+            self._grad_averagers[player] = averager
+        return averager
+
+    def _step(self, optim_wrapper: OptimWrapper, player: str,
               params: Iterable[nn.Parameter]) -> None:
-        """Average the gradients of ``params`` over processes and step, once
-        the wrapper's accumulation window is full."""
+        """Step once the wrapper's accumulation window is full, with the
+        gradients of ``params`` averaged over the processes (here when
+        accumulating; otherwise :meth:`_backward` did it)."""
         if optim_wrapper.should_update():
             params = list(params)
-            all_reduce_grads(params)
+            if _accumulative_counts(optim_wrapper) > 1:
+                self._grad_averager(player, params).finish()
             # a window whose every batch was skipped (non-finite) has no
             # gradient: nothing to step (a GradScaler would refuse to)
             if any(param.grad is not None for param in params):

@@ -24,7 +24,7 @@ from mmengine.logging import MessageHub
 from mmengine.optim import build_optim_wrapper
 
 import mmdet_gan  # noqa: F401
-from mmdet_gan.models.game import adversarial_game
+from mmdet_gan.utils import dist_utils
 
 #: (step, rank) whose batch has no ground truth.
 NO_GT = (1, 1)
@@ -45,21 +45,32 @@ def flat(grads):
 
 
 class ReductionRecorder:
-    """Wraps ``all_reduce_grads`` as the game calls it: compares each
-    player's reduced gradients with the mean of the ranks' own ones."""
+    """Wraps ``GradientAverager.finish`` (where every reduction of the game
+    ends): compares each player's reduced gradients with the mean of the
+    ranks' own ones. Until ``finish`` writes the means, ``param.grad`` holds
+    the rank's own gradient (the buckets that the backward pass started
+    hold copies)."""
 
-    def __init__(self, model, reduce):
+    def __init__(self, model):
         self.names = {id(p): n for n, p in model.named_parameters()}
-        self.reduce = reduce
+        self.finish = dist_utils.GradientAverager.finish
         self.step = None
         self.records = []
 
-    def __call__(self, params):
-        params = [p for p in params if p.requires_grad]
+    def install(self):
+        recorder = self
+
+        def finish(averager):
+            recorder.record(averager)
+
+        dist_utils.GradientAverager.finish = finish
+
+    def record(self, averager):
+        params = averager.params
         names = [self.names[id(p)] for p in params]
         local = flat(
             torch.zeros_like(p) if p.grad is None else p.grad for p in params)
-        self.reduce(params)
+        self.finish(averager)
         # a parameter no rank used keeps grad None (as in one process)
         reduced = flat(
             torch.zeros_like(p) if p.grad is None else p.grad for p in params)
@@ -75,6 +86,9 @@ class ReductionRecorder:
                 step=self.step,
                 player=player,
                 num_params=len(params),
+                num_buckets=len(averager.buckets),
+                # buckets whose all-reduce the backward pass started
+                launched_in_backward=averager.num_launched_in_backward,
                 max_abs_mean=mean.abs().max().item(),
                 # |reduced - mean of the ranks' gradients|
                 max_err=(reduced - mean).abs().max().item(),
@@ -98,8 +112,11 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
     model = MODELS.build(cfg.model)
     model.init_weights()
     # a generator parameter that no rank ever uses: it must keep grad None
-    # and its value (AdamW's weight decay would move it on a zero grad)
-    model.roi_head.register_parameter('unused_param',
+    # and its value (AdamW's weight decay would move it on a zero grad).
+    # The backbone's own parameters come first, so it is in the last bucket
+    # (filled in reverse order): the buckets before it can start during the
+    # backward pass.
+    model.backbone.register_parameter('unused_param',
                                       torch.nn.Parameter(torch.ones(3)))
     broadcasts = []
     real_broadcast = dist.broadcast
@@ -121,8 +138,8 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
     assert not hasattr(wrapped, 'reducer')
     broadcasts.clear()
     optim_wrapper = build_optim_wrapper(wrapped, cfg.optim_wrapper)
-    recorder = ReductionRecorder(model, adversarial_game.all_reduce_grads)
-    adversarial_game.all_reduce_grads = recorder
+    recorder = ReductionRecorder(model)
+    recorder.install()
     torch.save(params_of(model), os.path.join(out_dir, f'init{rank}.pth'))
     for step in range(num_steps):
         MessageHub.get_current_instance().update_info('iter', step)
@@ -139,7 +156,7 @@ def main(config: str, out_dir: str, num_steps: int) -> None:
         buffer_dtypes = {b.dtype for b in model.buffers()}
         assert len(broadcasts) == len(buffer_dtypes), broadcasts
         broadcasts.clear()
-    unused = model.roi_head.unused_param
+    unused = model.backbone.unused_param
     assert unused.grad is None and torch.equal(unused.detach(), torch.ones(3))
     torch.save(params_of(model), os.path.join(out_dir, f'rank{rank}.pth'))
     with open(os.path.join(out_dir, f'grads{rank}.json'), 'w') as f:

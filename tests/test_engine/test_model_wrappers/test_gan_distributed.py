@@ -74,6 +74,14 @@ def check_averaged_gradients(out_dir):
         assert (rec0['step'], rec0['player'], rec0['num_params']) == \
             (rec1['step'], rec1['player'], rec1['num_params'])
         assert rec0['nonzero'] == rec1['nonzero']  # the same exchange
+        # the all-reduce overlapped the backward pass: every bucket started
+        # during it but the generator's last one, which holds the
+        # parameter no rank uses (its hook never fires)
+        for rec in (rec0, rec1):
+            waiting = 1 if rec['player'] == 'generator' else 0
+            assert rec['num_buckets'] > waiting, rec
+            assert rec['launched_in_backward'] == \
+                rec['num_buckets'] - waiting, rec
         for rec in (rec0, rec1):
             scale = rec['max_abs_mean']
             assert scale > 0, rec
@@ -96,10 +104,10 @@ def check_averaged_gradients(out_dir):
     # the parameter no rank used was left without a gradient in every
     # generator reduction (not given zeros that the optimizer would apply)
     for rec in records[0]:
-        expected = ['roi_head.unused_param'] if rec['player'] == \
+        expected = ['backbone.unused_param'] if rec['player'] == \
             'generator' else []
         assert [n for n in rec['left_none']
-                if n == 'roi_head.unused_param'] == expected, rec['left_none']
+                if n == 'backbone.unused_param'] == expected, rec['left_none']
 
 
 def test_dist_train_sh_trains_the_gan_demo_config(tiny_demo_data, tmp_path):
