@@ -149,6 +149,23 @@ def breakdown_lines(res: dict) -> List[str]:
     return lines
 
 
+def flop_lines(res: dict) -> List[str]:
+    """The counted FLOPs of one training step per model and their ratio
+    (``mmdet_gan.benchmark.flops``)."""
+    counts = res.get('flops')
+    if not counts:
+        return []
+    gan, base = counts[GAN], counts[BASE]
+    return [
+        'FLOPs of one training step (torch FlopCounterMode: matrix products '
+        'and convolutions, forward and backward; pooling and element-wise '
+        'ops count 0):',
+        f'  GAN {gan / 1e9:.2f} G, baseline {base / 1e9:.2f} G '
+        f'(GAN - baseline {(gan - base) / 1e9:+.2f} G); ratio GAN/baseline '
+        f'{res["flop_ratio"]:.3f}'
+    ]
+
+
 def format_report(res: dict) -> str:
     """The human-readable report of a benchmark result.
 
@@ -210,6 +227,7 @@ def format_report(res: dict) -> str:
                      ', '.join(f'{branch} {num}'
                                for branch, num in counts.items()))
     lines.append(target_line(res))
+    lines += flop_lines(res)
     lines += breakdown_lines(res)
     if res.get('top_ops'):
         lines.append('GAN step, top operators by self CPU time '

@@ -17,7 +17,9 @@ same batches:
    the ``mmdet_gan::`` ranges the GAN step emits, and that the benchmark
    emits around the baseline's forward and ``update_params`` (``steps``);
 4. one training iteration per model for the peak memory (``memory``), and
-   the GAN step's top operators from its profile.
+   the GAN step's top operators from its profile;
+5. one training iteration per model under torch's ``FlopCounterMode``
+   (``flops``): the counted FLOPs, a cost independent of the machine.
 """
 import copy
 import os.path as osp
@@ -29,7 +31,7 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from . import builders, memory, pieces, replay, report, steps, timing
+from . import builders, flops, memory, pieces, replay, report, steps, timing
 from .report import BASE, GAN
 
 MB = 2.0**20
@@ -149,7 +151,9 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
         the inference ones None with ``infer_iters=0``), ``memory``
         (``resident_mb``, ``step_peak_mb``, ``peak_mb``, ``method``),
         ``pieces`` (``{label: stats}`` of the profiled iterations) and
-        ``pieces_whole`` (stats of the whole profiled step); the ratios
+        ``pieces_whole`` (stats of the whole profiled step); ``flops``
+        (``{role: counted FLOPs of one step}``, ``flops.step_flops``) and
+        ``flop_ratio``; the ratios
         ``train_time_ratio``, ``train_time_ratio_paired``,
         ``train_cpu_ratio``, ``infer_time_ratio``, ``infer_cpu_ratio``,
         ``memory_ratio``, ``step_memory_ratio``; ``target``
@@ -241,6 +245,13 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
         if role == GAN and opts.top_ops and measured.prof is not None:
             top_ops = pieces.top_operators(measured.prof, opts.top_ops)
 
+    step_flops = {}
+    for role in models:
+        if prepare is not None:
+            prepare(role, 0)
+        data_copy = copy.deepcopy(batches[0])
+        step_flops[role] = flops.step_flops(lambda: train[role](data_copy))
+
     cpu = device.type == 'cpu'
     res = dict(
         machine=report.machine_description(device),
@@ -258,6 +269,8 @@ def run_train_benchmark(opts: TrainBenchmarkOptions) -> dict:
         inference=infer_stats,
         inference_cpu=infer_cpu,
         memory=mem,
+        flops=step_flops,
+        flop_ratio=step_flops[GAN] / max(step_flops[BASE], 1),
         train_clock=report.CPU_CLOCK if cpu else report.WALL_CLOCK,
         pieces_clock=(f'profiler {"CPU" if cpu else "CUDA kernel"} time of '
                       f'the ranges, {opts.iters} separate profiled '

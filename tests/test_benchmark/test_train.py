@@ -3,8 +3,10 @@ import math
 import os.path as osp
 
 import pytest
+import torch
 
 from mmdet_gan.benchmark import train
+from mmdet_gan.benchmark.flops import step_flops
 
 RATIOS = dict(
     train_time_ratio=1.1,
@@ -28,3 +30,12 @@ def test_display_path(tmp_path):
     outside = osp.join(root + 'x', 'a.py')  # a sibling with the same start
     assert train._display_path(outside, root) == outside
     assert train._display_path(inside, None) == inside
+
+
+def test_step_flops_counts_forward_and_backward():
+    """A linear layer: 2 * n * in * out FLOPs forward, twice that backward
+    (the input's and the weight's gradients)."""
+    layer = torch.nn.Linear(8, 4, bias=False)
+    x = torch.randn(3, 8, requires_grad=True)
+    assert step_flops(lambda: layer(x)) == 2 * 3 * 8 * 4
+    assert step_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 3 * 8 * 4

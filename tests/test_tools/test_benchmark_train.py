@@ -70,6 +70,17 @@ def test_main_ratios(tiny_run):
         pytest.approx(res['memory_ratio'])
 
 
+def test_main_flops(tiny_run):
+    """One step per model under FlopCounterMode: the GAN's counted FLOPs
+    are the baseline's plus the discriminators' convolutions."""
+    res, _ = tiny_run
+    gan, base = res['flops']['gan'], res['flops']['baseline']
+    assert gan > base > 0
+    assert res['flop_ratio'] == pytest.approx(gan / base)
+    assert f'ratio GAN/baseline {res["flop_ratio"]:.3f}' in \
+        format_report(res)
+
+
 def test_main_pieces(tiny_run):
     """The breakdown comes from one profiled iteration per model (as many
     as timed ones), from the ranges of the training step."""
