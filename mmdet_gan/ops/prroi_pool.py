@@ -174,7 +174,7 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
         rois = _compute_dtype(rois)
         features = tuple(_compute_dtype(feat) for feat in features)
         scales = tuple(float(scale) for scale in spatial_scales)
-        fused = winner = None
+        fused = winner = better = None
         for lvl, (feat, scale) in enumerate(zip(features, scales)):
             # the RoIs' values are checked once (one CUDA host sync per call)
             out = ext.prroi_pool_forward(
@@ -187,10 +187,14 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
             if fused is None:
                 fused = out
                 winner = torch.zeros_like(out, dtype=torch.uint8)
+                better = torch.empty_like(out, dtype=torch.bool)
                 continue
-            better = out > fused
-            fused = torch.where(better, out, fused)
+            # in place: each level's (K, C, PH, PW) output is the size of
+            # the result (95 MB for 118 RoIs x 256 x 28 x 28)
+            torch.gt(out, fused, out=better)
             winner.masked_fill_(better, lvl)
+            torch.maximum(fused, out, out=fused)  # NaN propagates
+            del out
         ctx.pooled_size = (pooled_height, pooled_width)
         ctx.scales = scales
         ctx.save_for_backward(rois, fused, winner, *features)
@@ -210,7 +214,8 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
         grad_features = []
         zero = grad_output.new_zeros(())
         # one buffer for every level's share of the gradient (K, C, PH, PW)
-        grad_lvl = None
+        # and one for where that level won
+        grad_lvl = won = None
         for lvl, (feat, scale) in enumerate(zip(features, ctx.scales)):
             need_feat = ctx.needs_input_grad[3 + lvl]
             if not (need_feat or need_rois):
@@ -218,7 +223,9 @@ class MultiLevelMaxPrRoIPoolFunction(Function):
                 continue
             if grad_lvl is None:
                 grad_lvl = grad_output.new_empty(grad_output.shape)
-            torch.where(winner == lvl, grad_output, zero, out=grad_lvl)
+                won = torch.empty_like(winner, dtype=torch.bool)
+            torch.eq(winner, lvl, out=won)
+            torch.where(won, grad_output, zero, out=grad_lvl)
             params = dict(
                 pooled_height=pooled_height,
                 pooled_width=pooled_width,

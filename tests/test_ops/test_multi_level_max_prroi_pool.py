@@ -117,6 +117,18 @@ def test_ties_go_to_the_first_level():
     assert (grads[2][1] == 0).all()
 
 
+def test_a_nan_level_gives_nan_as_torch_maximum_does():
+    """A level with NaN features is not skipped by the max: the NaN shows
+    (and the game's non-finite policy sees it)."""
+    feats, rois = make_inputs()
+    feats[1] = torch.full_like(feats[1], float('nan'))
+    fused = multi_level_max_prroi_pool(feats, rois, 5,
+                                       [1 / s for s in STRIDES])
+    torch.testing.assert_close(
+        fused, chained_maximum(feats, rois, 5), equal_nan=True)
+    assert fused.isnan().all()
+
+
 def test_argument_errors():
     feats, rois = make_inputs(dtype=torch.float32)
     with pytest.raises(ValueError, match='one spatial scale per'):
