@@ -637,11 +637,11 @@ def test_generator_backward_runs_without_the_real_box_samples(disc_steps):
 
     original_backward = AdversarialGame._backward
 
-    def backward(self, optim_wrapper, loss, player, cur_iter, **kwargs):
+    def backward(self, optim_wrapper, loss, player, *args, **kwargs):
         if player == GENERATOR:
             alive_at_g_backward.append(
                 [ref() is not None for ref in real_refs])
-        return original_backward(self, optim_wrapper, loss, player, cur_iter,
+        return original_backward(self, optim_wrapper, loss, player, *args,
                                  **kwargs)
 
     with mock.patch.object(mixin, 'pool_real_fake', pool_real_fake), \
