@@ -593,3 +593,21 @@ def test_demo_configs_build_and_compute_losses(name):
         for discriminator in model.discriminator.values():
             assert discriminator.in_channels == 128
             assert discriminator.roi_size == 28
+
+
+def test_adv16_coco_config_is_the_reference_with_16_positives():
+    """The capped COCO config changes the number of judged positives and
+    nothing else; the model it builds draws at most 16 per discriminator."""
+    adv16 = load('gan_mask_rcnn/gan_mask_rcnn_r50_fpn_adv16_1x_coco.py')
+    reference = load(R50_COCO)
+    assert reference.model.roi_head.get('num_adv_samples') is None
+    assert config_diff(adv16.to_dict(), reference.to_dict()) == {
+        'model': {
+            'roi_head': {
+                'num_adv_samples': 16
+            }
+        }
+    }
+    adv16.model.backbone.init_cfg = None
+    model = MODELS.build(adv16.model)
+    assert model.roi_head.num_adv_samples == 16
