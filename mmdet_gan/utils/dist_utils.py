@@ -36,8 +36,7 @@ class GradientAverager:
     The buckets' flat buffers are allocated by the first reduction and
     reused by the next ones (like DDP's buckets: one more copy of the
     gradients, resident), so a training step does not allocate and free
-    tens of MiB each time (which also raises glibc's mmap threshold and
-    grows the process's resident memory).
+    buffers as large as the gradients each time.
 
     Example::
 
