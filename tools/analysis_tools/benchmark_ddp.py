@@ -17,6 +17,9 @@ the GAN / baseline ratios and whether they are within ``--target``.
 Example (2 CPU processes, one thread each, the demo configs)::
 
     python tools/analysis_tools/benchmark_ddp.py --iters 5 --warmup 2
+    # the same work in both roles (the ratios of docs/benchmarks.md)
+    python tools/analysis_tools/benchmark_ddp.py --iters 10 --warmup 2 \
+        --repeats 3 --same-work
 
 It is a measurement tool, not a test: run it alone on a quiet machine, and
 compare ratios, not absolute times, across machines.
