@@ -1,4 +1,5 @@
 import os.path as osp
+import socket
 
 import pytest
 
@@ -90,3 +91,10 @@ def tiny_run_options(data_root: str, max_epochs: int = 1) -> list:
         'default_hooks.checkpoint.max_keep_ckpts=5',
         'default_hooks.logger.interval=1',
     ]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a process group's rendezvous."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

@@ -3,7 +3,6 @@ gradients, ``None`` where no rank has one, buckets started during the
 backward pass, and buffers reused from step to step."""
 import copy
 import os
-import socket
 
 import pytest
 import torch
@@ -13,12 +12,7 @@ from torch import nn
 
 from mmdet_gan.models.game.adversarial_game import AdversarialGame
 from mmdet_gan.utils.dist_utils import GradientAverager
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port
 
 
 class ThreeLayers(nn.Module):

@@ -4,23 +4,18 @@ player steps on the mean of the processes' gradients."""
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 
+from ...conftest import free_port
+
 pytestmark = pytest.mark.slow
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(HERE)))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def test_two_processes_end_with_identical_weights(tmp_path):
